@@ -1,0 +1,99 @@
+"""`coach tasks list|show`: task threads under the user's coaching conversation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from coachcli.cli.common import JsonOpt, reading
+from coachcli.cli.output import emit_json, iso, out, short_id, when
+from coachcli.cli.state import state
+
+tasks_app = typer.Typer(help="Task threads: finished dispatches, each a child of the coaching conversation.")
+
+
+@tasks_app.command("list")
+def list_cmd(
+    ctx: typer.Context,
+    json_out: JsonOpt = False,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Show at most N.")] = None,
+) -> None:
+    """Task threads under your coaching conversation, newest first."""
+    from coachcli.coaching.conversations import find_coaching, list_task_threads
+
+    with reading(state(ctx)) as (session, user):
+        coaching = find_coaching(session, user) if user else None
+        rows = list_task_threads(session, user, coaching.id, limit=limit) if coaching and user else []
+    if json_out:
+        emit_json(
+            [
+                {
+                    "id": r.id,
+                    "title": r.title,
+                    "agent": r.agent,
+                    "created_at": iso(r.created_at),
+                    "updated_at": iso(r.updated_at),
+                }
+                for r in rows
+            ]
+        )
+        return
+    if not rows:
+        out().print('No task threads yet. Run one with: coach dispatch "TASK"')
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for name in ("ID", "AGENT", "CREATED", "TITLE"):
+        table.add_column(name, no_wrap=name != "TITLE")
+    for r in rows:
+        table.add_row(short_id(r.id), r.agent or "-", when(r.created_at), r.title or "")
+    out().print(table)
+
+
+@tasks_app.command("show")
+def show_cmd(
+    ctx: typer.Context,
+    thread_id: Annotated[str, typer.Argument(metavar="ID", help="Task thread id or a unique prefix.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """One task thread with its messages."""
+    from coachcli.coaching.conversations import get_task_thread
+    from coachcli.coaching.messages import list_messages
+    from coachcli.errors import NotFoundError
+
+    with reading(state(ctx)) as (session, user):
+        if user is None:
+            raise NotFoundError(f"no task thread with id {thread_id!r}: list them with `coach tasks list`.")
+        thread = get_task_thread(session, user, thread_id)
+        messages = list_messages(session, thread.id)
+    if json_out:
+        emit_json(
+            {
+                "id": thread.id,
+                "type": thread.type,
+                "parent_id": thread.parent_id,
+                "title": thread.title,
+                "mode": thread.mode,
+                "created_at": iso(thread.created_at),
+                "updated_at": iso(thread.updated_at),
+                "messages": [
+                    {"role": m.role, "content": m.content, "created_at": iso(m.created_at)} for m in messages
+                ],
+            }
+        )
+        return
+    from rich.markdown import Markdown
+    from rich.rule import Rule
+
+    console = out()
+    console.print(f"[bold]{thread.title or 'Task thread'}[/bold]")
+    console.print(f"[dim]{thread.id} · {when(thread.created_at)}[/dim]")
+    for m in messages:
+        console.print(Rule(m.role, align="left", style="dim"))
+        console.print(Markdown(m.content) if m.role == "assistant" else m.content, markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(tasks_app, name="tasks")

@@ -1,0 +1,255 @@
+"""The dispatch lifecycle as data: proposed → approved|rejected → running → succeeded|failed|interrupted.
+
+Every transition is one conditional UPDATE, so two processes can never both win it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from coachcli.coaching import runner
+from coachcli.coaching.conversations import create_conversation, get_or_create_coaching
+from coachcli.coaching.ids import by_prefix
+from coachcli.coaching.memories import add_note
+from coachcli.coaching.messages import append_message
+from coachcli.errors import ConflictError, UsageError
+from coachcli.llm.types import Completion
+from coachcli.store.models import DISPATCH_STATUSES, Dispatch, User
+from coachcli.store.types import utcnow
+
+MAX_TASK_LENGTH = 4000
+FINAL = ("succeeded", "failed", "rejected")
+
+
+def clean_task(task: str) -> str:
+    task = task.strip()
+    if not task:
+        raise UsageError("the task is empty: say what the specialist should do.")
+    if len(task) > MAX_TASK_LENGTH:
+        raise UsageError(f"the task is at most {MAX_TASK_LENGTH} characters; this one has {len(task)}.")
+    return task
+
+
+def create_dispatch(
+    session: Session,
+    user: User,
+    *,
+    agent: str,
+    task: str,
+    proposed_by: str,
+    status: str,
+    tool_call_id: str | None = None,
+) -> Dispatch:
+    coaching = get_or_create_coaching(session, user)
+    dispatch = Dispatch(
+        user_id=user.id,
+        conversation_id=coaching.id,
+        agent=agent,
+        task=clean_task(task),
+        status=status,
+        proposed_by=proposed_by,
+        tool_call_id=tool_call_id,
+    )
+    session.add(dispatch)
+    session.flush()
+    return dispatch
+
+
+def find_dispatch(session: Session, user: User, id_or_prefix: str) -> Dispatch:
+    return by_prefix(session, Dispatch, id_or_prefix, what="dispatch", where=[Dispatch.user_id == user.id])
+
+
+def _transition(session: Session, dispatch_id: str, allowed: tuple[str, ...], **values: object) -> bool:
+    """Move the dispatch only if it is still in an allowed state; True when this call won."""
+    result = session.execute(
+        update(Dispatch)
+        .where(col(Dispatch.id) == dispatch_id, col(Dispatch.status).in_(allowed))
+        .values(updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)
+
+
+def _refuse(session: Session, dispatch_id: str, action: str) -> ConflictError:
+    current = session.get(Dispatch, dispatch_id, populate_existing=True)
+    state = current.status if current else "gone"
+    return ConflictError(f"cannot {action} dispatch {dispatch_id[:8]}: it is already {state}.")
+
+
+def approve(session: Session, dispatch: Dispatch) -> Dispatch:
+    if not _transition(session, dispatch.id, ("proposed",), status="approved"):
+        raise _refuse(session, dispatch.id, "approve")
+    session.refresh(dispatch)
+    return dispatch
+
+
+def reject(session: Session, dispatch: Dispatch, reason: str | None = None) -> Dispatch:
+    values = {"status": "rejected", "reason": (reason or "").strip() or None, "finished_at": utcnow()}
+    if not _transition(session, dispatch.id, ("proposed",), **values):
+        raise _refuse(session, dispatch.id, "reject")
+    session.refresh(dispatch)
+    return dispatch
+
+
+def retry(session: Session, dispatch: Dispatch) -> Dispatch:
+    """A failed or interrupted dispatch goes back to approved, to be run again."""
+    mark_interrupted(session, [dispatch])
+    values = {"status": "approved", "error": None, "finished_at": None}
+    if not _transition(session, dispatch.id, ("failed", "interrupted"), **values):
+        current = session.get(Dispatch, dispatch.id, populate_existing=True)
+        state = current.status if current else "gone"
+        raise ConflictError(
+            f"cannot retry dispatch {dispatch.id[:8]}: it is {state}; only failed or interrupted ones retry."
+        )
+    session.refresh(dispatch)
+    return dispatch
+
+
+def claim(session: Session, dispatch: Dispatch) -> bool:
+    """approved → running, recording this process as the runner. Exactly one claimer wins."""
+    host, pid, start = runner.identity()
+    now = utcnow()
+    won = _transition(
+        session,
+        dispatch.id,
+        ("approved",),
+        status="running",
+        runner_host=host,
+        runner_pid=pid,
+        runner_start=start,
+        heartbeat_at=now,
+        started_at=now,
+        attempts=dispatch.attempts + 1,
+    )
+    if won:
+        session.refresh(dispatch)
+    return won
+
+
+def succeed(
+    session: Session,
+    user: User,
+    dispatch: Dispatch,
+    *,
+    agent_display_name: str,
+    completion: Completion,
+    usage: Completion | None = None,
+) -> str:
+    """In the caller's ONE transaction: mark succeeded and write the whole task thread."""
+    thread = create_conversation(
+        session,
+        user,
+        type="task",
+        parent_id=dispatch.conversation_id,
+        mode="task",
+        title=f"{agent_display_name}: {dispatch.task[:80]}",
+    )
+    append_message(session, thread.id, "user", f"Task: {dispatch.task}")
+    append_message(
+        session,
+        thread.id,
+        "assistant",
+        completion.content,
+        model=completion.model,
+        input_tokens=completion.input_tokens,
+        output_tokens=completion.output_tokens,
+        cost_usd=completion.cost_usd,
+    )
+    totals = usage or completion
+    done = _transition(
+        session,
+        dispatch.id,
+        ("running", "interrupted"),
+        status="succeeded",
+        result=completion.content,
+        error=None,
+        task_thread_id=thread.id,
+        model=completion.model,
+        input_tokens=totals.input_tokens,
+        output_tokens=totals.output_tokens,
+        cost_usd=totals.cost_usd,
+        finished_at=utcnow(),
+    )
+    if not done:
+        raise _refuse(session, dispatch.id, "complete")
+    summary = " ".join(completion.content.split())[:300]
+    add_note(
+        session,
+        user,
+        dispatch.conversation_id,
+        f"Finished task thread {thread.id[:8]} ({agent_display_name}): {dispatch.task[:120]}. "
+        f"Outcome: {summary}",
+    )
+    return thread.id
+
+
+def fail(session: Session, dispatch: Dispatch, error: str, usage: Completion | None = None) -> None:
+    values: dict[str, object] = {"status": "failed", "error": error[:2000], "finished_at": utcnow()}
+    if usage is not None:
+        values.update(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
+    _transition(session, dispatch.id, ("running", "approved"), **values)
+
+
+def mark_interrupted(session: Session, dispatches: list[Dispatch]) -> int:
+    """Running dispatches whose runner died become interrupted (process check, else heartbeat)."""
+    count = 0
+    for dispatch in dispatches:
+        if dispatch.status != "running":
+            continue
+        alive = runner.runner_alive(
+            dispatch.runner_host, dispatch.runner_pid, dispatch.runner_start, dispatch.heartbeat_at
+        )
+        if alive:
+            continue
+        won = _transition(
+            session,
+            dispatch.id,
+            ("running",),
+            status="interrupted",
+            error="the process running it stopped before it finished",
+            finished_at=utcnow(),
+        )
+        if won:
+            session.refresh(dispatch)
+            count += 1
+    return count
+
+
+def list_dispatches(session: Session, user: User, *, status: str | None = None) -> list[Dispatch]:
+    """Newest first; dead runners are detected and shown as interrupted."""
+    if status is not None and status not in DISPATCH_STATUSES:
+        raise UsageError(f"unknown status {status!r}: use one of {', '.join(DISPATCH_STATUSES)}.")
+    running = list(
+        session.exec(select(Dispatch).where(Dispatch.user_id == user.id, Dispatch.status == "running"))
+    )
+    mark_interrupted(session, running)
+    query = select(Dispatch).where(Dispatch.user_id == user.id)
+    if status is not None:
+        query = query.where(Dispatch.status == status)
+    return list(session.exec(query.order_by(col(Dispatch.created_at).desc(), col(Dispatch.id))))
+
+
+@dataclass
+class DispatchOutcome:
+    dispatch_id: str
+    status: str
+    agent: str
+    task: str
+    task_thread_id: str | None
+    result: str | None
+    error: str | None = None
+
+    @classmethod
+    def of(cls, dispatch: Dispatch) -> DispatchOutcome:
+        return cls(
+            dispatch_id=dispatch.id,
+            status=dispatch.status,
+            agent=dispatch.agent,
+            task=dispatch.task,
+            task_thread_id=dispatch.task_thread_id,
+            result=dispatch.result,
+            error=dispatch.error,
+        )

@@ -1,0 +1,92 @@
+"""Map litellm's exceptions to one-line errors that say what happened and what to do."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from coachcli.errors import MissingCredentialsError, ProviderError
+
+_SECRET_ENV = re.compile(r"(_API_KEY|_KEY|_TOKEN|_SECRET)$")
+
+
+def redact(text: str) -> str:
+    """Remove any provider secret that an upstream message might echo back."""
+    for name, value in os.environ.items():
+        if value and len(value) >= 8 and _SECRET_ENV.search(name):
+            text = text.replace(value, "***")
+    text = re.sub(r"\bsk-[A-Za-z0-9_\-]{8,}", "sk-***", text)
+    return text
+
+
+def _short(exc: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(exc).split())
+    # litellm prefixes messages with its own class path: keep what the provider said.
+    text = re.sub(r"^litellm\.\w+:\s*", "", text)
+    text = re.sub(r"^\w+Exception - ", "", text)
+    text = redact(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def missing_key(model: str, variables: list[str]) -> MissingCredentialsError:
+    names = " or ".join(variables)
+    return MissingCredentialsError(
+        f"no API key for {model}: set {names} (export {variables[0]}=...), or pick another "
+        "model with --model, or use a local OpenAI-compatible server with "
+        "--api-base http://localhost:11434/v1 --model openai/<name>."
+    )
+
+
+def is_retryable(exc: BaseException, litellm: Any) -> bool:
+    retryable = (
+        litellm.RateLimitError,
+        litellm.Timeout,
+        litellm.InternalServerError,
+        litellm.ServiceUnavailableError,
+    )
+    if isinstance(exc, retryable):
+        return True
+    status = getattr(exc, "status_code", None)
+    return isinstance(exc, litellm.APIError) and isinstance(status, int) and status >= 500
+
+
+def to_coach_error(
+    exc: BaseException, litellm: Any, *, model: str, api_base: str | None, attempts: int
+) -> ProviderError:
+    """One line: what happened, then what to do."""
+    tried = f" after {attempts} attempts" if attempts > 1 else ""
+    where = api_base or "the provider"
+    if isinstance(exc, litellm.AuthenticationError):
+        return ProviderError(
+            f"{where} rejected the API key for {model}: check the key in your environment "
+            "(e.g. OPENAI_API_KEY, ANTHROPIC_API_KEY)."
+        )
+    if isinstance(exc, litellm.ContextWindowExceededError):
+        return ProviderError(
+            f"the request is larger than {model}'s context window: lower it with "
+            "`coach config set context_tokens N`."
+        )
+    if isinstance(exc, litellm.RateLimitError):
+        return ProviderError(
+            f"{where} is rate-limiting requests{tried}: wait a minute and try again, "
+            "or check your plan's limits."
+        )
+    if isinstance(exc, litellm.Timeout):
+        return ProviderError(
+            f"{model} did not answer in time{tried}: try again, or raise COACH_TIMEOUT (seconds)."
+        )
+    if isinstance(exc, litellm.APIConnectionError):
+        return ProviderError(
+            f"cannot reach {where} for {model} ({_short(exc, 120)}): check that the server is "
+            "running and --api-base / COACH_API_BASE is right."
+        )
+    if isinstance(exc, litellm.NotFoundError):
+        return ProviderError(f"{where} does not know the model {model}: check --model / COACH_MODEL.")
+    if isinstance(exc, litellm.PermissionDeniedError):
+        return ProviderError(f"{where} refused access to {model}: {_short(exc)}")
+    if isinstance(exc, litellm.BadRequestError):
+        return ProviderError(f"{where} refused the request: {_short(exc)}")
+    if is_retryable(exc, litellm):
+        return ProviderError(f"{where} had a server error{tried} ({_short(exc, 120)}): try again later.")
+    return ProviderError(f"the model call failed: {type(exc).__name__}: {_short(exc)}")

@@ -1,0 +1,116 @@
+"""Engine and session set-up: SQLite in WAL with up-front write locks, or any SQLAlchemy URL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session, create_engine
+
+from coachcli.errors import StoreError, UsageError
+
+BUSY_TIMEOUT_SECONDS = 60.0
+READONLY = "coach_readonly"
+
+
+def _prepare_sqlite_file(path: Path, *, create_folder: bool) -> None:
+    """Create the folder 0700 and the file 0600 before SQLite does: private from birth."""
+    folder = path.parent
+    if not folder.exists():
+        if not create_folder:
+            raise StoreError(f"folder {folder} does not exist: create it, or point --db somewhere else.")
+        try:
+            folder.mkdir(parents=True, mode=0o700)
+        except OSError as exc:
+            raise StoreError(f"cannot create {folder}: {exc.strerror}.") from exc
+    if not path.exists():
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the database {path}: {exc.strerror}. "
+                "Check the folder's permissions and free space, or use --home/--db."
+            ) from exc
+        os.close(fd)
+
+
+def _install_sqlite_hooks(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself, so writes can say IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # A write transaction takes the lock at its start: no deadlocked lock upgrades later.
+        readonly = conn.get_execution_options().get(READONLY, False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+class Store:
+    """One database: its engine, and sessions for reading or writing."""
+
+    def __init__(self, url: str, *, create_folder: bool = True) -> None:
+        try:
+            parsed = make_url(url)
+        except Exception as exc:  # sqlalchemy raises ArgumentError with a long text
+            raise UsageError(f"invalid database URL {url!r}: expected e.g. sqlite:///path/coach.db.") from exc
+        self.url = url
+        self.dialect = parsed.get_backend_name()
+        kwargs: dict[str, Any] = {}
+        if self.dialect == "sqlite":
+            database = parsed.database or ""
+            if database and database != ":memory:" and not database.startswith("file:"):
+                self.path: Path | None = Path(database).expanduser().absolute()
+                _prepare_sqlite_file(self.path, create_folder=create_folder)
+            else:
+                self.path = None
+            kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False}
+        else:
+            self.path = None
+            kwargs["pool_pre_ping"] = True
+        try:
+            self.engine = create_engine(url, **kwargs)
+        except ModuleNotFoundError as exc:
+            raise StoreError(
+                f"the driver for {self.dialect} is not installed ({exc.name}): "
+                "for PostgreSQL install coachcli[postgres]."
+            ) from exc
+        if self.dialect == "sqlite":
+            _install_sqlite_hooks(self.engine)
+        self._readonly_engine = self.engine.execution_options(**{READONLY: True})
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    def session(self) -> Session:
+        """A session for work that writes; on SQLite each transaction is BEGIN IMMEDIATE."""
+        return Session(self.engine, expire_on_commit=False)
+
+    def read_session(self) -> Session:
+        """A session for read-only work: readers never wait for the write lock."""
+        return Session(self._readonly_engine, expire_on_commit=False)
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction: committed on success, rolled back on any error."""
+        with self.session() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()

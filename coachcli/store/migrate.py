@@ -1,0 +1,84 @@
+"""Schema revisions: a cheap check on every open, Alembic only when the revision differs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from coachcli.errors import StoreError
+from coachcli.store.engine import Store
+
+# Oldest first; the last one is the head this package writes. A test checks it against Alembic.
+KNOWN_REVISIONS: tuple[str, ...] = ("0001_initial",)
+SCHEMA_HEAD = KNOWN_REVISIONS[-1]
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_PG_MIGRATION_LOCK = 7_244_163_001  # any constant: serialises concurrent first runs on PostgreSQL
+
+
+def current_revision(store: Store) -> str | None:
+    """The stored revision, or None for an empty database. One small query, no Alembic import."""
+    with store.engine.connect() as conn:
+        conn = conn.execution_options(coach_readonly=True)
+        try:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except DBAPIError:
+            return None
+
+
+def check_known(revision: str | None, store: Store) -> None:
+    if revision is not None and revision not in KNOWN_REVISIONS:
+        raise StoreError(
+            f"the database {store.path or store.url} has schema {revision!r}, written by a newer "
+            "coachcli; it was left unchanged. Upgrade coachcli to use it."
+        )
+
+
+def ensure_schema(store: Store) -> None:
+    """Migrate on first use or after an upgrade of coachcli; otherwise cost one query."""
+    revision = current_revision(store)
+    check_known(revision, store)
+    if revision != SCHEMA_HEAD:
+        upgrade(store)
+
+
+def upgrade(store: Store) -> tuple[str | None, str]:
+    """Apply pending migrations in one transaction; returns (from, to). Safe when processes race."""
+    from alembic import command
+    from alembic.config import Config
+
+    with store.engine.connect() as conn:
+        raw: Any = conn.connection.dbapi_connection
+        if store.is_sqlite:
+            # Batch migrations copy tables; with foreign keys on, the copy would cascade-delete
+            # children. The pragma only takes effect outside a transaction, hence the raw handle.
+            raw.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with conn.begin():  # BEGIN IMMEDIATE on SQLite: the first process migrates alone
+                if store.dialect == "postgresql":
+                    conn.execute(text(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})"))
+                before = _revision_in(conn)
+                check_known(before, store)
+                if before != SCHEMA_HEAD:
+                    config = Config()
+                    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+                    config.attributes["connection"] = conn
+                    command.upgrade(config, "head")
+                    if store.is_sqlite:
+                        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                        if broken:
+                            raise StoreError(f"migration left {len(broken)} broken references; rolled back.")
+        finally:
+            if store.is_sqlite:
+                raw.execute("PRAGMA foreign_keys = ON")
+    return before, SCHEMA_HEAD
+
+
+def _revision_in(conn: Any) -> str | None:
+    try:
+        with conn.begin_nested():
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except DBAPIError:
+        return None

@@ -1,0 +1,232 @@
+"""The tables of DESIGN.md as SQLModel models; the Alembic chain in `migrations/` must match."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlmodel import Field, SQLModel
+
+from coachcli.store.types import UTCDateTime, new_id, utcnow
+
+# Constraint names are explicit so migrations and batch operations can address them.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+CONVERSATION_TYPES = ("coaching", "task")
+CONVERSATION_MODES = ("auto", "coaching", "task")
+MESSAGE_ROLES = ("system", "user", "assistant", "tool")
+MESSAGE_STATUSES = ("complete", "interrupted")
+FACT_SOURCES = ("manual", "coach")
+MEMORY_KINDS = ("note", "summary")
+DISPATCH_STATUSES = (
+    "proposed",
+    "approved",
+    "rejected",
+    "running",
+    "succeeded",
+    "failed",
+    "interrupted",
+)
+PROPOSERS = ("operator", "coach")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    handle: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    created_at: datetime = _created()
+
+
+class Conversation(SQLModel, table=True):
+    __tablename__ = "conversations"
+    __table_args__ = (
+        CheckConstraint(_in("type", CONVERSATION_TYPES), name="type"),
+        CheckConstraint(_in("mode", CONVERSATION_MODES), name="mode"),
+        # One coaching conversation per user, enforced by the database so races cannot break it.
+        Index(
+            "uq_conversations_one_coaching_per_user",
+            "user_id",
+            unique=True,
+            sqlite_where=text("type = 'coaching'"),
+            postgresql_where=text("type = 'coaching'"),
+        ),
+        # Indexes parent_id (cascades) and serves `tasks list`: one parent's threads, newest first.
+        Index("ix_conversations_parent_created", "parent_id", "created_at"),
+        Index("ix_conversations_user_type", "user_id", "type"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    user_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    type: str = Field(
+        default="coaching",
+        sa_column=Column(String(16), nullable=False, server_default="coaching"),
+    )
+    parent_id: str | None = Field(
+        default=None,
+        sa_column=Column(String(36), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=True),
+    )
+    mode: str = Field(default="auto", sa_column=Column(String(16), nullable=False, server_default="auto"))
+    title: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "messages"
+    __table_args__ = (
+        # One row per message; (conversation, position) orders them and makes appends O(log n).
+        UniqueConstraint("conversation_id", "position"),
+        CheckConstraint(_in("role", MESSAGE_ROLES), name="role"),
+        CheckConstraint(_in("status", MESSAGE_STATUSES), name="status"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    conversation_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False)
+    )
+    position: int = Field(nullable=False)
+    role: str = Field(sa_column=Column(String(16), nullable=False))
+    content: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    tool_calls: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON))
+    tool_call_id: str | None = Field(default=None, sa_column=Column(String(128)))
+    status: str = Field(
+        default="complete",
+        sa_column=Column(String(16), nullable=False, server_default="complete"),
+    )
+    model: str | None = Field(default=None, sa_column=Column(String(200)))
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
+    created_at: datetime = _created()
+
+
+class UserFact(SQLModel, table=True):
+    __tablename__ = "user_facts"
+    __table_args__ = (
+        # `normalized` folds case, spacing and end punctuation so restatements are not duplicates.
+        UniqueConstraint("user_id", "normalized"),
+        CheckConstraint(_in("source", FACT_SOURCES), name="source"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    user_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    normalized: str = Field(sa_column=Column(Text, nullable=False))
+    source: str = Field(default="manual", sa_column=Column(String(16), nullable=False))
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class Memory(SQLModel, table=True):
+    __tablename__ = "memories"
+    __table_args__ = (
+        CheckConstraint(_in("kind", MEMORY_KINDS), name="kind"),
+        Index("ix_memories_conversation_kind", "conversation_id", "kind"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    user_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    conversation_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False)
+    )
+    kind: str = Field(default="note", sa_column=Column(String(16), nullable=False))
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    # For the running summary: the last message position it folds in.
+    covers_through: int | None = None
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class Agent(SQLModel, table=True):
+    """User-defined specialists; the built-in ones live in code (coaching/agents.py)."""
+
+    __tablename__ = "agents"
+
+    name: str = Field(sa_column=Column(String(40), primary_key=True))
+    display_name: str = Field(sa_column=Column(String(80), nullable=False))
+    description: str = Field(sa_column=Column(Text, nullable=False))
+    system_prompt: str = Field(sa_column=Column(Text, nullable=False))
+    model: str | None = Field(default=None, sa_column=Column(String(200)))
+    created_at: datetime = _created()
+
+
+class Dispatch(SQLModel, table=True):
+    __tablename__ = "dispatches"
+    __table_args__ = (
+        CheckConstraint(_in("status", DISPATCH_STATUSES), name="status"),
+        CheckConstraint(_in("proposed_by", PROPOSERS), name="proposed_by"),
+        Index("ix_dispatches_user_created", "user_id", "created_at"),
+        Index("ix_dispatches_status", "status"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    user_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    conversation_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False)
+    )
+    agent: str = Field(sa_column=Column(String(40), nullable=False))
+    task: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    proposed_by: str = Field(sa_column=Column(String(16), nullable=False))
+    result: str | None = Field(default=None, sa_column=Column(Text))
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    task_thread_id: str | None = Field(
+        default=None,
+        sa_column=Column(
+            String(36),
+            ForeignKey("conversations.id", ondelete="SET NULL"),
+            nullable=True,
+            index=True,
+        ),
+    )
+    tool_call_id: str | None = Field(default=None, sa_column=Column(String(128)))
+    model: str | None = Field(default=None, sa_column=Column(String(200)))
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
+    # Who is running it: lets another process tell a live run from a dead one.
+    runner_host: str | None = Field(default=None, sa_column=Column(String(255)))
+    runner_pid: int | None = None
+    runner_start: str | None = Field(default=None, sa_column=Column(String(64)))
+    heartbeat_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    attempts: int = Field(default=0, nullable=False)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)

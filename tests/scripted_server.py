@@ -33,6 +33,7 @@ __all__ = [
     "Reply",
     "ReplySource",
     "ScriptedServer",
+    "ToolCall",
     "broken_stream",
     "error",
     "hang",

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from coachcli import __version__
-from coachcli.cli import agents, dispatch, facts, reset, tasks
+from coachcli.cli import agents, chat, dispatch, facts, reset, tasks
 from coachcli.cli.errors import CoachGroup
 from coachcli.cli.state import AppState
 from coachcli.config import validate_handle
@@ -60,7 +60,7 @@ def root(
     ctx.call_on_close(state.close)
 
 
-for module in (tasks, reset, dispatch, facts, agents):
+for module in (chat, reset, tasks, dispatch, facts, agents):
     module.register(app)
 
 

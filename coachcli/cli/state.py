@@ -18,15 +18,20 @@ class AppState:
     user: str | None = None
     _settings: config.Settings | None = None
     _store: Store | None = None
-    _extra: dict[str, str | None] = field(default_factory=dict)
+    _model_flags: dict[str, str | None] = field(default_factory=dict)
 
     def settings(self, *, model: str | None = None, api_base: str | None = None) -> config.Settings:
-        key = {"model": model, "api_base": api_base}
-        if self._settings is None or key != self._extra:
+        """Resolve once; a command's --model/--api-base (given on the first call) take part."""
+        flags = {k: v for k, v in {"model": model, "api_base": api_base}.items() if v is not None}
+        if self._settings is None or (flags and flags != self._model_flags):
+            self._model_flags.update(flags)
             self._settings = config.resolve(
-                home=self.home, db=self.db, user=self.user, model=model, api_base=api_base
+                home=self.home,
+                db=self.db,
+                user=self.user,
+                model=self._model_flags.get("model"),
+                api_base=self._model_flags.get("api_base"),
             )
-            self._extra = key
         return self._settings
 
     def store(self) -> Store:

@@ -209,7 +209,7 @@ class LLMClient:
             cost = None
         return Completion(
             content=message.content or "",
-            model=getattr(response, "model", None) or self.model,
+            model=self.model,
             tool_calls=calls,
             input_tokens=getattr(usage, "prompt_tokens", None),
             output_tokens=getattr(usage, "completion_tokens", None),

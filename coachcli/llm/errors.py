@@ -38,7 +38,17 @@ def missing_key(model: str, variables: list[str]) -> MissingCredentialsError:
     )
 
 
+def is_connection_error(exc: BaseException, litellm: Any) -> bool:
+    """litellm reports a refused or dropped connection as a 500 \"Connection error\": look closer."""
+    if isinstance(exc, litellm.APIConnectionError):
+        return True
+    text = str(exc).lower()
+    return "connection error" in text or "connection refused" in text or "connecterror" in text
+
+
 def is_retryable(exc: BaseException, litellm: Any) -> bool:
+    if is_connection_error(exc, litellm):
+        return False  # a server that is not there will not appear in a second
     retryable = (
         litellm.RateLimitError,
         litellm.Timeout,
@@ -76,10 +86,10 @@ def to_coach_error(
         return ProviderError(
             f"{model} did not answer in time{tried}: try again, or raise COACH_TIMEOUT (seconds)."
         )
-    if isinstance(exc, litellm.APIConnectionError):
+    if is_connection_error(exc, litellm):
         return ProviderError(
-            f"cannot reach {where} for {model} ({_short(exc, 120)}): check that the server is "
-            "running and --api-base / COACH_API_BASE is right."
+            f"cannot reach {where} for {model}: check that the server is running and that "
+            "--api-base / COACH_API_BASE is right."
         )
     if isinstance(exc, litellm.NotFoundError):
         return ProviderError(f"{where} does not know the model {model}: check --model / COACH_MODEL.")

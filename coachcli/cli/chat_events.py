@@ -1,0 +1,93 @@
+"""How a coaching turn shows itself: Markdown on a terminal, plain text in a pipe, nothing for --json."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from rich.markup import escape
+from rich.panel import Panel
+
+from coachcli.cli.markdown_stream import MarkdownStream
+from coachcli.cli.output import err, out
+from coachcli.coaching.chat import Decision, QuietEvents
+
+
+class PlainEvents(QuietEvents):
+    """Stream raw text to stdout (pipes, NO_COLOR-safe); notices go to stderr."""
+
+    def __init__(self) -> None:
+        self.wrote = False
+
+    def text(self, piece: str) -> None:
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+        self.wrote = True
+
+    def finish(self) -> None:
+        if self.wrote:
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+            self.wrote = False
+
+    def fact_saved(self, text: str, created: bool) -> None:
+        self.finish()
+        err().print(f"[green]✓[/green] {'Saved' if created else 'Updated'} fact: {escape(text)}")
+
+    def memory_saved(self, text: str) -> None:
+        self.finish()
+        err().print(f"[dim]✓ Noted: {escape(text)}[/dim]")
+
+    def proposal(self, dispatch: Any, display_name: str) -> Decision:
+        self.finish()
+        short = dispatch.id[:8]
+        err().print(
+            f"[yellow]Proposed:[/yellow] the {escape(display_name)} could do: {escape(dispatch.task)}\n"
+            f"  approve: coach dispatches approve {short}   reject: coach dispatches reject {short}"
+        )
+        return Decision("later")
+
+
+class TerminalEvents(PlainEvents):
+    """Markdown streamed with Rich; the REPL adds approval prompts on top."""
+
+    def __init__(self, ask: Callable[[Any, str], Decision] | None = None) -> None:
+        super().__init__()
+        self.stream: MarkdownStream | None = None
+        self.ask = ask
+
+    def text(self, piece: str) -> None:
+        if self.stream is None:
+            self.stream = MarkdownStream(out())
+        self.stream.feed(piece)
+
+    def finish(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None
+
+    def proposal(self, dispatch: Any, display_name: str) -> Decision:
+        if self.ask is None:
+            return super().proposal(dispatch, display_name)
+        self.finish()
+        return self.ask(dispatch, display_name)
+
+    def dispatch_started(self, dispatch: Any) -> Callable[[], None]:
+        from rich.status import Status
+
+        self.finish()
+        status = Status(f"{dispatch.agent} is working on it…", console=err())
+        status.start()
+        return status.stop
+
+    def dispatch_finished(self, outcome: Any) -> None:
+        thread = (outcome.task_thread_id or "")[:8]
+        preview = " ".join((outcome.result or "").split())[:280]
+        err().print(
+            Panel(
+                f"{escape(preview)}\n\n[bold]Task thread {thread}[/bold] · coach tasks show {thread}",
+                title=f"{outcome.agent} · {outcome.status}",
+                border_style="green",
+            )
+        )

@@ -1,0 +1,223 @@
+"""The interactive coaching session: prompt at once, litellm loading behind it while the user types."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.markup import escape
+from rich.panel import Panel
+
+from coachcli.cli.output import err, error_line, out
+from coachcli.cli.state import AppState
+from coachcli.coaching.chat import Decision
+from coachcli.errors import CoachError
+
+HELP = """\
+Type a message and press Enter. End a line with \\ to continue on the next one,
+or open and close a block with \"\"\" for longer text.
+
+  /help    this help            /tasks   recent task threads
+  /facts   your durable facts   /reset   clear this conversation (asks first)
+  /exit    leave (or Ctrl-D)    Ctrl-C   stop a reply (what was shown is kept)"""
+
+PROMPT = "you> "
+CONTINUE = "...> "
+
+
+def _setup_readline(history: Path) -> Any:
+    """Line editing and input history, kept private in <home>/history."""
+    try:
+        import readline
+    except ImportError:  # pragma: no cover - Windows without pyreadline
+        return None
+    with contextlib.suppress(OSError):
+        readline.read_history_file(history)
+    readline.set_history_length(1000)
+    return readline
+
+
+class Repl:
+    def __init__(self, app: AppState) -> None:
+        self.app = app
+        self.settings = app.settings()
+        self.readline: Any = None
+        self.history = self.settings.home / "history"
+
+    # -- input -------------------------------------------------------------------------
+
+    def read_message(self) -> str:
+        line = input(PROMPT)
+        if line.strip() == '"""':
+            lines: list[str] = []
+            while (more := input(CONTINUE)).strip() != '"""':
+                lines.append(more)
+            return "\n".join(lines)
+        parts = [line]
+        while parts[-1].endswith("\\"):
+            parts[-1] = parts[-1][:-1]
+            parts.append(input(CONTINUE))
+        return "\n".join(parts)
+
+    def ask(self, dispatch: Any, display_name: str) -> Decision:
+        """The approval card: approve, reject, or edit the task first."""
+        err().print(
+            Panel(
+                escape(dispatch.task),
+                title=f"The coach proposes: {escape(display_name)} ({dispatch.agent})",
+                subtitle=f"dispatch {dispatch.id[:8]}",
+                border_style="yellow",
+            )
+        )
+        while True:
+            try:
+                answer = input("Approve? [y]es / [N]o / [e]dit / [l]ater: ").strip().lower()
+            except (EOFError, KeyboardInterrupt):
+                sys.stdout.write("\n")
+                return Decision("later")
+            if answer in ("y", "yes"):
+                return Decision("approve")
+            if answer in ("", "n", "no"):
+                return Decision("reject", reason="declined in chat")
+            if answer in ("l", "later"):
+                return Decision("later")
+            if answer in ("e", "edit"):
+                task = self._prefilled("Task: ", dispatch.task)
+                if task.strip():
+                    return Decision("approve", task=task)
+
+    def _prefilled(self, prompt: str, text: str) -> str:
+        if self.readline is None:
+            return input(prompt)
+        self.readline.set_startup_hook(lambda: self.readline.insert_text(text))
+        try:
+            return input(prompt)
+        finally:
+            self.readline.set_startup_hook()
+
+    # -- loop --------------------------------------------------------------------------
+
+    def run(self) -> None:
+        from coachcli.llm.keys import likely_missing_key
+        from coachcli.llm.loader import preload_in_background
+
+        missing = likely_missing_key(self.settings.model, self.settings.api_base)
+        if missing:
+            from coachcli.llm.errors import missing_key
+
+            raise missing_key(self.settings.model, missing)
+        preload_in_background()  # litellm loads while the user types
+        self.app.store()
+        self.readline = _setup_readline(self.history)
+        err().print(
+            f"[bold]coach[/bold] · {escape(self.settings.user)} · {escape(self.settings.model)} · "
+            "/help for commands, Ctrl-D to leave",
+            highlight=False,
+        )
+        try:
+            self._loop()
+        finally:
+            self._save_history()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                text = self.read_message()
+            except EOFError:
+                sys.stdout.write("\n")
+                return
+            except KeyboardInterrupt:
+                sys.stdout.write("\n")
+                continue
+            if not text.strip():
+                continue
+            if text.strip().startswith("/"):
+                if self.slash(text.strip()) == "exit":
+                    return
+                continue
+            self.turn(text)
+
+    def turn(self, text: str) -> None:
+        from coachcli.cli.chat import run_turn
+        from coachcli.cli.chat_events import TerminalEvents
+        from coachcli.llm.types import ReplyInterrupted
+
+        events = TerminalEvents(ask=self.ask)
+        try:
+            run_turn(self.app, text, events)
+            events.finish()
+        except (ReplyInterrupted, KeyboardInterrupt):
+            events.finish()
+            err().print("[dim](interrupted: what was shown is saved)[/dim]")
+        except CoachError as exc:
+            events.finish()
+            error_line(str(exc))
+        out().print()
+
+    def slash(self, command: str) -> str | None:
+        name = command.split()[0].lower()
+        if name in ("/exit", "/quit"):
+            return "exit"
+        if name == "/help":
+            err().print(HELP, markup=False)
+        elif name == "/tasks":
+            self._show_tasks()
+        elif name == "/facts":
+            self._show_facts()
+        elif name == "/reset":
+            self._reset()
+        else:
+            error_line(f"unknown command {name}: type /help for the list.")
+        return None
+
+    def _show_tasks(self) -> None:
+        from coachcli.cli.common import reading
+        from coachcli.cli.output import short_id, when
+        from coachcli.coaching.conversations import find_coaching, list_task_threads
+
+        with reading(self.app) as (session, user):
+            coaching = find_coaching(session, user) if user else None
+            rows = list_task_threads(session, user, coaching.id, limit=10) if user and coaching else []
+        if not rows:
+            err().print("No task threads yet.")
+        for row in rows:
+            err().print(f"{short_id(row.id)}  {when(row.created_at)}  {escape(row.title or '')}")
+
+    def _show_facts(self) -> None:
+        from coachcli.cli.common import reading
+        from coachcli.cli.output import short_id
+        from coachcli.coaching.facts import list_facts
+
+        with reading(self.app) as (session, user):
+            facts = list_facts(session, user) if user else []
+        if not facts:
+            err().print("No facts yet.")
+        for fact in facts:
+            err().print(f"{short_id(fact.id)}  {escape(fact.text)}")
+
+    def _reset(self) -> None:
+        from coachcli.cli.reset import do_reset
+
+        try:
+            answer = input("Clear this conversation and its memories? Facts are kept. [y/N]: ")
+        except (EOFError, KeyboardInterrupt):
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            err().print("Nothing was reset.")
+            return
+        result = do_reset(self.app)
+        err().print(
+            f"Reset: {result['messages_cleared']} messages cleared, "
+            f"{result['memories_deleted']} memories deleted, {result['facts_kept']} facts kept."
+        )
+
+    def _save_history(self) -> None:
+        if self.readline is None:
+            return
+        with contextlib.suppress(OSError):
+            self.history.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.readline.write_history_file(self.history)
+            os.chmod(self.history, 0o600)

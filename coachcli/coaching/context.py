@@ -1,0 +1,176 @@
+"""Fit the coaching conversation to the model's window; fold what falls out into a running summary.
+
+The raw messages always stay in the store. Only the request is trimmed, and everything trimmed is
+summarised first, so nothing is silently forgotten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session
+
+from coachcli.coaching.memories import get_summary, set_summary
+from coachcli.coaching.messages import list_messages
+from coachcli.coaching.prompts import SUMMARY_PROMPT
+from coachcli.coaching.tools import TOOLS
+from coachcli.errors import CoachError
+from coachcli.llm.client import LLMClient
+from coachcli.store.models import Message, User
+
+SAFETY_TOKENS = 64  # token counters disagree a little between providers
+KEEP_AFTER_FOLD = 0.6  # after folding, history fills at most this share: no fold on every turn
+MIN_HISTORY_TOKENS = 128
+
+
+@dataclass
+class Budget:
+    window: int
+    reply: int
+
+    @property
+    def prompt(self) -> int:
+        return self.window - self.reply - SAFETY_TOKENS
+
+
+def budget_for(client: LLMClient, context_tokens: int | None) -> Budget:
+    window, reply = client.context_window()
+    if context_tokens:
+        window = context_tokens
+        reply = min(reply, context_tokens // 4)
+    return Budget(window=window, reply=reply)
+
+
+def to_request(message: Message) -> dict[str, Any]:
+    """A stored message as the model expects it."""
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id or "", "content": message.content}
+    item: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.role == "assistant" and message.tool_calls:
+        item["tool_calls"] = message.tool_calls
+        item["content"] = message.content or None
+    if message.status == "interrupted" and message.role == "assistant":
+        item["content"] = (message.content or "") + "\n[reply interrupted by the user]"
+    return item
+
+
+class TokenCounter:
+    """Counts each message once per process: long conversations are counted incrementally."""
+
+    def __init__(self, client: LLMClient) -> None:
+        self.client = client
+        self._cache: dict[int, int] = {}
+
+    def message(self, message: Message) -> int:
+        key = message.id or 0
+        if key not in self._cache:
+            self._cache[key] = self.client.count_tokens([to_request(message)])
+        return self._cache[key]
+
+    def request(self, items: list[dict[str, Any]]) -> int:
+        return self.client.count_tokens(items)
+
+
+def _split(messages: list[Message], room: int, count: Callable[[Message], int]) -> int:
+    """Index of the first message kept so that the kept suffix fits `room` tokens."""
+    used = 0
+    start = len(messages)
+    for index in range(len(messages) - 1, -1, -1):
+        used += count(messages[index])
+        if used > room:
+            break
+        start = index
+    # A tool result cannot open the history: its assistant call would be missing.
+    while start < len(messages) and messages[start].role == "tool":
+        start += 1
+    return start
+
+
+def fit_history(
+    session: Session,
+    user: User,
+    conversation_id: str,
+    client: LLMClient,
+    budget: Budget,
+    system_prompt: Callable[[], str],
+    counter: TokenCounter,
+) -> list[dict[str, Any]]:
+    """The request for the next turn: system prompt plus as much recent history as fits."""
+    tools_tokens = counter.request([{"role": "system", "content": str(TOOLS)}])
+    for _ in range(4):
+        system = {"role": "system", "content": system_prompt()}
+        room = budget.prompt - tools_tokens - counter.request([system])
+        if room < MIN_HISTORY_TOKENS:
+            raise CoachError(
+                f"the model's window ({budget.window} tokens) is too small for the coach's prompt: "
+                "raise context_tokens or remove some facts (`coach facts rm`)."
+            )
+        summary = get_summary(session, conversation_id)
+        after = summary.covers_through if summary and summary.covers_through else 0
+        pending = list_messages(session, conversation_id, after=after)
+        start = _split(pending, room, counter.message)
+        if start == 0:
+            return [system, *(to_request(m) for m in pending)]
+        if start >= len(pending):
+            raise CoachError(
+                f"the latest message is longer than the model's window allows ({budget.window} tokens): "
+                "send a shorter message, or raise context_tokens."
+            )
+        target = _split(pending, int(room * KEEP_AFTER_FOLD), counter.message)
+        fold_to = max(start, min(target, len(pending) - 1))
+        fold(session, user, conversation_id, client, budget, pending[:fold_to])
+    raise CoachError("could not fit the conversation into the model's window: raise context_tokens.")
+
+
+def _line(message: Message, limit: int) -> str:
+    text = message.content or ""
+    if message.tool_calls:
+        names = ", ".join(c.get("function", {}).get("name", "?") for c in message.tool_calls)
+        text = f"{text} [called {names}]".strip()
+    if len(text) > limit:
+        text = text[: limit // 2] + " … " + text[-limit // 2 :]
+    return f"{message.role}: {text}"
+
+
+def fold(
+    session: Session,
+    user: User,
+    conversation_id: str,
+    client: LLMClient,
+    budget: Budget,
+    messages: list[Message],
+) -> None:
+    """Merge `messages` into the running summary, a window-sized chunk at a time, committing each."""
+    if not messages:
+        return
+    words = max(60, min(400, budget.window // 12))
+    chunk_tokens = max(256, (budget.prompt - words * 2) // 2)
+    char_limit = chunk_tokens * 3
+    index = 0
+    while index < len(messages):
+        chunk: list[str] = []
+        used = 0
+        while index < len(messages):
+            line = _line(messages[index], char_limit)
+            cost = len(line) // 3 + 4
+            if chunk and used + cost > chunk_tokens:
+                break
+            chunk.append(line)
+            used += cost
+            index += 1
+        summary = get_summary(session, conversation_id)
+        previous = summary.content if summary else "(none yet)"
+        request = [
+            {"role": "system", "content": SUMMARY_PROMPT.format(words=words)},
+            {
+                "role": "user",
+                "content": f"Existing summary:\n{previous}\n\nNew messages:\n" + "\n".join(chunk),
+            },
+        ]
+        session.commit()  # no transaction is held while the model works
+        reply = client.complete(request, max_tokens=words * 2)
+        text = " ".join(reply.content.split())[: words * 8] or previous
+        set_summary(session, user, conversation_id, text, messages[index - 1].position)
+        session.commit()

@@ -1,0 +1,62 @@
+"""The coach's system prompt, assembled from what the coach knows about this user."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from coachcli.coaching.agents import AgentSpec
+from coachcli.coaching.conversations import TaskThreadRow
+from coachcli.store.models import Memory, UserFact
+
+COACH_PROMPT = """\
+You are a personal coach working with one person over months, in a single ongoing conversation.
+
+How you coach:
+- Start from their goals. When a goal is vague, help them make it specific and measurable.
+- Ask before advising: one good question beats three suggestions. Offer advice when asked, or once
+  you understand the situation.
+- Hold them accountable kindly: follow up on commitments they made, notice patterns, celebrate progress.
+- Keep replies short (usually under 120 words), warm and direct. Use Markdown lists only when they help.
+- You are not a therapist or doctor: for health, medical or crisis topics, encourage professional help.
+
+Your tools:
+- remember_fact: keep a durable fact about the person (goals, constraints, preferences, schedule).
+  If it restates or corrects a fact you already know, pass that fact's id as replaces_fact_id.
+- save_memory: keep a note about this conversation (commitments, open threads, what to check next).
+- propose_dispatch: when a task needs focused work (a plan, research, a draft), propose handing it to
+  a specialist. A person approves it before it runs, so describe the task completely.
+Use tools quietly; do not announce them unless it helps the person."""
+
+
+def build_system_prompt(
+    *,
+    handle: str,
+    now: datetime,
+    facts: list[UserFact],
+    notes: list[Memory],
+    summary: Memory | None,
+    threads: list[TaskThreadRow],
+    agents: list[AgentSpec],
+) -> str:
+    parts = [COACH_PROMPT, f"\nToday is {now:%A %d %B %Y}. You are coaching {handle}."]
+    if facts:
+        lines = "\n".join(f"- [{f.id[:8]}] {f.text}" for f in facts)
+        parts.append(f"\n## Durable facts about {handle}\n{lines}")
+    if summary is not None and summary.content:
+        parts.append(f"\n## Summary of earlier conversation\n{summary.content}")
+    if notes:
+        parts.append("\n## Your notes from this conversation\n" + "\n".join(f"- {n.content}" for n in notes))
+    if threads:
+        lines = "\n".join(f"- {t.id[:8]} {t.title or ''} ({t.created_at:%Y-%m-%d})" for t in threads)
+        parts.append(f"\n## Recent task threads (finished specialist work)\n{lines}")
+    if agents:
+        lines = "\n".join(f"- {a.name}: {a.description}" for a in agents)
+        parts.append(f"\n## Specialists you can propose\n{lines}")
+    return "\n".join(parts)
+
+
+SUMMARY_PROMPT = """\
+You maintain the running summary of a long coaching conversation. Merge the existing summary with the
+new messages into one updated summary of at most {words} words. Keep: goals, commitments and their
+dates, progress, setbacks, preferences, open questions, and anything the person asked to remember.
+Drop small talk. Write plain sentences in the third person. Answer with the summary only."""

@@ -31,9 +31,63 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("COACH_USER", "tester")
     monkeypatch.setenv("COACH_RETRY_DELAY", "0.01")
     monkeypatch.setenv("COACH_TIMEOUT", "10")
-    if os.environ.get("COACH_TEST_DATABASE_URL"):
-        monkeypatch.setenv("COACH_DATABASE_URL", os.environ["COACH_TEST_DATABASE_URL"])
     return home
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str | None]:
+    """On the PostgreSQL pass: a migrated template database that each test copies."""
+    base = os.environ.get("COACH_TEST_DATABASE_URL")
+    if not base:
+        yield None
+        return
+    import psycopg
+
+    from coachcli.store.engine import Store
+    from coachcli.store.migrate import ensure_schema
+
+    admin = psycopg.connect(_libpq(base), autocommit=True)
+    admin.execute("DROP DATABASE IF EXISTS coach_template WITH (FORCE)")
+    admin.execute("CREATE DATABASE coach_template")
+    store = Store(_with_db(base, "coach_template"))
+    ensure_schema(store)
+    store.dispose()
+    yield base
+    admin.execute("DROP DATABASE IF EXISTS coach_template WITH (FORCE)")
+    admin.close()
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def _with_db(url: str, name: str) -> str:
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
+_db_counter = iter(range(1, 1_000_000))
+
+
+@pytest.fixture(autouse=True)
+def database(pg_template: str | None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str | None]:
+    """SQLite: the file under COACH_HOME. PostgreSQL: a fresh database per test, dropped after."""
+    if pg_template is None:
+        yield None
+        return
+    import psycopg
+
+    name = f"coach_t{os.getpid()}_{next(_db_counter)}"
+    with psycopg.connect(_libpq(pg_template), autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name} TEMPLATE coach_template")
+    url = _with_db(pg_template, name)
+    monkeypatch.setenv("COACH_DATABASE_URL", url)
+    yield url
+    with psycopg.connect(_libpq(pg_template), autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def on_postgres() -> bool:
+    return bool(os.environ.get("COACH_TEST_DATABASE_URL"))
 
 
 @pytest.fixture

@@ -7,7 +7,18 @@ from typing import Annotated
 import typer
 
 from coachcli import __version__
-from coachcli.cli import agents, chat, dispatch, facts, reset, tasks
+from coachcli.cli import (
+    agents,
+    chat,
+    config_cmd,
+    db,
+    dispatch,
+    dispatches,
+    facts,
+    history,
+    reset,
+    tasks,
+)
 from coachcli.cli.errors import CoachGroup
 from coachcli.cli.state import AppState
 from coachcli.config import validate_handle
@@ -60,7 +71,7 @@ def root(
     ctx.call_on_close(state.close)
 
 
-for module in (chat, reset, tasks, dispatch, facts, agents):
+for module in (chat, history, reset, tasks, dispatch, dispatches, facts, agents, config_cmd, db):
     module.register(app)
 
 

@@ -18,6 +18,7 @@ class AppState:
     user: str | None = None
     _settings: config.Settings | None = None
     _store: Store | None = None
+    _migrated: bool = False
     _model_flags: dict[str, str | None] = field(default_factory=dict)
 
     def settings(self, *, model: str | None = None, api_base: str | None = None) -> config.Settings:
@@ -34,16 +35,18 @@ class AppState:
             )
         return self._settings
 
-    def store(self) -> Store:
+    def store(self, *, migrate: bool = True) -> Store:
         """Open the database once, migrating it only when its schema revision is behind."""
         if self._store is None:
-            from coachcli.store.migrate import ensure_schema
-
             settings = self.settings()
             explicit_db = bool(self.db) or bool(_env("COACH_DATABASE_URL"))
-            store = Store(settings.database_url, create_folder=not explicit_db)
-            ensure_schema(store)
-            self._store = store
+            self._store = Store(settings.database_url, create_folder=not explicit_db)
+            self._migrated = False
+        if migrate and not self._migrated:
+            from coachcli.store.migrate import ensure_schema
+
+            ensure_schema(self._store)
+            self._migrated = True
         return self._store
 
     def close(self) -> None:

@@ -1,0 +1,132 @@
+"""`coach dispatches list|approve|reject|retry`: decide on what the coach proposed, and follow it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from coachcli.cli.common import ApiBaseOpt, JsonOpt, ModelOpt, client_factory, writing
+from coachcli.cli.dispatch import outcome_json, render_outcome
+from coachcli.cli.output import emit_json, iso, out, short_id, when
+from coachcli.cli.progress import working
+from coachcli.cli.state import state
+
+dispatches_app = typer.Typer(help="Dispatches: tasks for specialists, proposed by the coach or run by you.")
+
+IdArg = Annotated[str, typer.Argument(metavar="ID", help="Dispatch id or a unique prefix.")]
+
+
+def dispatch_row(d: Any) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "status": d.status,
+        "agent": d.agent,
+        "task": d.task,
+        "proposed_by": d.proposed_by,
+        "task_thread_id": d.task_thread_id,
+        "created_at": iso(d.created_at),
+    }
+
+
+@dispatches_app.command("list")
+def list_cmd(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option("--status", "-s", help="Only this status.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Dispatches newest first; a run whose process died shows as interrupted."""
+    from coachcli.coaching.dispatches import list_dispatches
+
+    with writing(state(ctx)) as (session, user):
+        rows = list_dispatches(session, user, status=status)
+    if json_out:
+        emit_json([dispatch_row(d) for d in rows])
+        return
+    if not rows:
+        out().print("No dispatches." if status else 'No dispatches yet. Run one with: coach dispatch "TASK"')
+        return
+    from rich.table import Table
+
+    colours = {"proposed": "yellow", "succeeded": "green", "failed": "red", "interrupted": "red"}
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for name in ("ID", "STATUS", "AGENT", "BY", "CREATED", "TASK"):
+        table.add_column(name, no_wrap=name != "TASK")
+    for d in rows:
+        colour = colours.get(d.status, "")
+        state_text = f"[{colour}]{d.status}[/{colour}]" if colour else d.status
+        task = escape(d.task if len(d.task) <= 100 else d.task[:99] + "…")
+        table.add_row(short_id(d.id), state_text, d.agent, d.proposed_by, when(d.created_at), task)
+    out().print(table)
+
+
+def _run(
+    ctx: typer.Context, dispatch_id: str, action: str, model: str | None, api_base: str | None, json_out: bool
+) -> None:
+    from coachcli.coaching import dispatches
+    from coachcli.coaching.specialist import approve_and_run, resolve_approved_dispatch
+
+    app = state(ctx)
+    settings = app.settings(model=model, api_base=api_base)
+    client_for = client_factory(settings)
+    with writing(app) as (session, user):
+        dispatch = dispatches.find_dispatch(session, user, dispatch_id)
+        with working(f"{dispatch.agent} is working"):
+            if action == "approve":
+                outcome = approve_and_run(session, user, dispatch, client_for)
+            else:
+                dispatches.retry(session, dispatch)
+                session.commit()
+                outcome = resolve_approved_dispatch(session, user, dispatch, client_for)
+    if json_out:
+        emit_json(outcome_json(outcome))
+        return
+    render_outcome(outcome)
+
+
+@dispatches_app.command("approve")
+def approve_cmd(
+    ctx: typer.Context,
+    dispatch_id: IdArg,
+    model: ModelOpt = None,
+    api_base: ApiBaseOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Approve a proposed dispatch and run it now (exactly once, even if approved twice at once)."""
+    _run(ctx, dispatch_id, "approve", model, api_base, json_out)
+
+
+@dispatches_app.command("retry")
+def retry_cmd(
+    ctx: typer.Context,
+    dispatch_id: IdArg,
+    model: ModelOpt = None,
+    api_base: ApiBaseOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run a failed or interrupted dispatch again."""
+    _run(ctx, dispatch_id, "retry", model, api_base, json_out)
+
+
+@dispatches_app.command("reject")
+def reject_cmd(
+    ctx: typer.Context,
+    dispatch_id: IdArg,
+    reason: Annotated[str | None, typer.Option("--reason", "-r", help="Why, for the record.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Reject a proposed dispatch; it never runs."""
+    from coachcli.coaching import dispatches
+
+    with writing(state(ctx)) as (session, user):
+        dispatch = dispatches.find_dispatch(session, user, dispatch_id)
+        dispatches.reject(session, dispatch, reason)
+    if json_out:
+        emit_json(dispatch_row(dispatch))
+        return
+    out().print(f"Rejected dispatch {short_id(dispatch.id)}.", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(dispatches_app, name="dispatches")

@@ -1,0 +1,78 @@
+"""Integrity checks and consistent backups of a store."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import text
+
+from coachcli.errors import CoachError, UsageError
+from coachcli.store.engine import Store
+from coachcli.store.migrate import KNOWN_REVISIONS, SCHEMA_HEAD, current_revision
+
+
+@dataclass
+class CheckReport:
+    ok: bool
+    revision: str | None
+    head: str
+    problems: list[str] = field(default_factory=list)
+
+
+def check(store: Store) -> CheckReport:
+    """Schema revision against this package's head, then the engine's own integrity checks."""
+    problems: list[str] = []
+    revision = current_revision(store)
+    if revision is None:
+        problems.append("no schema yet: any coach command (or `coach db upgrade`) creates it")
+    elif revision not in KNOWN_REVISIONS:
+        problems.append(
+            f"schema {revision} is newer than this coachcli knows ({SCHEMA_HEAD}): upgrade coachcli"
+        )
+    elif revision != SCHEMA_HEAD:
+        problems.append(f"schema {revision} is behind {SCHEMA_HEAD}: run `coach db upgrade`")
+    with store.engine.connect() as conn:
+        conn = conn.execution_options(coach_readonly=True)
+        if store.is_sqlite:
+            rows = [r[0] for r in conn.execute(text("PRAGMA integrity_check"))]
+            if rows != ["ok"]:
+                problems.extend(f"integrity: {row}" for row in rows[:20])
+            broken = conn.execute(text("PRAGMA foreign_key_check")).fetchall()
+            if broken:
+                problems.append(f"{len(broken)} rows reference missing rows (foreign_key_check)")
+        else:
+            conn.execute(text("SELECT 1"))
+    return CheckReport(ok=not problems, revision=revision, head=SCHEMA_HEAD, problems=problems)
+
+
+def backup(store: Store, destination: Path, *, force: bool = False) -> Path:
+    """A consistent copy of a SQLite store, taken with SQLite's online backup while others write."""
+    if not store.is_sqlite or store.path is None:
+        raise CoachError(
+            "`coach db backup` copies SQLite stores; for PostgreSQL use the server's tools, e.g. "
+            '`pg_dump --format=custom --file=coach.dump "$DATABASE"` (restore with pg_restore).'
+        )
+    destination = destination.expanduser().absolute()
+    if destination.exists() and not force:
+        raise UsageError(f"{destination} exists: choose another file or pass --force.")
+    if not destination.parent.is_dir():
+        raise UsageError(f"folder {destination.parent} does not exist.")
+    tmp = destination.with_name(destination.name + ".partial")
+    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    os.close(fd)
+    source = sqlite3.connect(f"file:{store.path}?mode=ro", uri=True, timeout=60)
+    target = sqlite3.connect(tmp)
+    try:
+        source.backup(target)
+        target.execute("PRAGMA journal_mode = DELETE")
+    except sqlite3.Error as exc:
+        tmp.unlink(missing_ok=True)
+        raise CoachError(f"backup failed: {exc}; nothing was written to {destination}.") from exc
+    finally:
+        target.close()
+        source.close()
+    os.replace(tmp, destination)
+    return destination

@@ -63,13 +63,12 @@ def chat_cmd(
     text = message if message is not None else sys.stdin.read()
     if not text.strip():
         raise UsageError("the message is empty: pass MESSAGE or pipe text on stdin.")
-    if json_out:
-        from coachcli.coaching.chat import QuietEvents
+    from coachcli.cli.chat_events import NoticeEvents, PlainEvents, TerminalEvents
 
-        result = run_turn(app, text, QuietEvents())
+    if json_out:
+        result = run_turn(app, text, NoticeEvents())  # notices on stderr; stdout is the document
         emit_json(turn_json(result))
         return
-    from coachcli.cli.chat_events import PlainEvents, TerminalEvents
 
     events = TerminalEvents() if sys.stdout.isatty() else PlainEvents()
     try:

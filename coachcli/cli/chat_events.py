@@ -49,6 +49,13 @@ class PlainEvents(QuietEvents):
         return Decision("later")
 
 
+class NoticeEvents(PlainEvents):
+    """For --json: the reply goes into the document; saved facts and proposals still show on stderr."""
+
+    def text(self, piece: str) -> None:
+        return None
+
+
 class TerminalEvents(PlainEvents):
     """Markdown streamed with Rich; the REPL adds approval prompts on top."""
 

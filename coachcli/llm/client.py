@@ -124,11 +124,15 @@ class LLMClient:
                 if retry and attempt <= self.retries:
                     time.sleep(self._delay(exc, attempt))
                     continue
+                if shown:
+                    # The server was reached and answered: the stream broke off (not "cannot reach").
+                    raise StreamBroken(
+                        f"the reply from {self.model} broke off midway; what arrived was kept: try again.",
+                        partial=self._partial(shown),
+                    ) from exc
                 error = llm_errors.to_coach_error(
                     exc, litellm, model=self.model, api_base=self.api_base, attempts=attempt
                 )
-                if shown:
-                    raise StreamBroken(error.message, partial=self._partial(shown)) from exc
                 raise error from exc
 
     def _kwargs(self, tools: list[dict[str, Any]] | None, max_tokens: int | None) -> dict[str, Any]:

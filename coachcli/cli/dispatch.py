@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from typing import Annotated, Any
 
 import typer
@@ -83,7 +84,8 @@ def dispatch_cmd(
 
             agent = get_agent(session, agent).name
         try:
-            with working(f"{agent or 'choosing a specialist'} is working"):
+            spinner = nullcontext() if on_text else working(f"{agent or 'choosing a specialist'} is working")
+            with spinner:
                 outcome = dispatch_now(
                     session, user, task, client_for, agent=agent, on_pick=on_pick, on_text=on_text
                 )

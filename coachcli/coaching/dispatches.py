@@ -70,10 +70,13 @@ def _transition(session: Session, dispatch_id: str, allowed: tuple[str, ...], **
         .values(updated_at=utcnow(), **values)
         .execution_options(synchronize_session=False)
     )
+    for obj in list(session.identity_map.values()):  # loaded copies are stale now
+        if isinstance(obj, Dispatch) and obj.id == dispatch_id:
+            session.expire(obj)
     return bool(result.rowcount)
 
 
-def _refuse(session: Session, dispatch_id: str, action: str) -> ConflictError:
+def refusal(session: Session, dispatch_id: str, action: str) -> ConflictError:
     current = session.get(Dispatch, dispatch_id, populate_existing=True)
     state = current.status if current else "gone"
     return ConflictError(f"cannot {action} dispatch {dispatch_id[:8]}: it is already {state}.")
@@ -81,7 +84,7 @@ def _refuse(session: Session, dispatch_id: str, action: str) -> ConflictError:
 
 def approve(session: Session, dispatch: Dispatch) -> Dispatch:
     if not _transition(session, dispatch.id, ("proposed",), status="approved"):
-        raise _refuse(session, dispatch.id, "approve")
+        raise refusal(session, dispatch.id, "approve")
     session.refresh(dispatch)
     return dispatch
 
@@ -89,7 +92,7 @@ def approve(session: Session, dispatch: Dispatch) -> Dispatch:
 def reject(session: Session, dispatch: Dispatch, reason: str | None = None) -> Dispatch:
     values = {"status": "rejected", "reason": (reason or "").strip() or None, "finished_at": utcnow()}
     if not _transition(session, dispatch.id, ("proposed",), **values):
-        raise _refuse(session, dispatch.id, "reject")
+        raise refusal(session, dispatch.id, "reject")
     session.refresh(dispatch)
     return dispatch
 
@@ -174,7 +177,7 @@ def succeed(
         finished_at=utcnow(),
     )
     if not done:
-        raise _refuse(session, dispatch.id, "complete")
+        raise refusal(session, dispatch.id, "complete")
     summary = " ".join(completion.content.split())[:300]
     add_note(
         session,
@@ -191,6 +194,13 @@ def fail(session: Session, dispatch: Dispatch, error: str, usage: Completion | N
     if usage is not None:
         values.update(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
     _transition(session, dispatch.id, ("running", "approved"), **values)
+
+
+def interrupt(session: Session, dispatch: Dispatch, error: str) -> None:
+    """The person stopped the run (Ctrl-C): it can be retried."""
+    _transition(
+        session, dispatch.id, ("running",), status="interrupted", error=error[:2000], finished_at=utcnow()
+    )
 
 
 def mark_interrupted(session: Session, dispatches: list[Dispatch]) -> int:

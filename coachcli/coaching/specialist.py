@@ -95,10 +95,10 @@ def resolve_approved_dispatch(
 
     Success and its task thread are one transaction; a failure records the error and no thread.
     """
+    spec = get_agent(session, dispatch.agent)  # before the claim: an unknown agent leaves it approved
     if not dispatches.claim(session, dispatch):
         session.rollback()
-        raise dispatches._refuse(session, dispatch.id, "run")
-    spec = get_agent(session, dispatch.agent)
+        raise dispatches.refusal(session, dispatch.id, "run")
     facts = [fact.text for fact in list_facts(session, user)]
     session.commit()  # the claim is visible; no lock is held while the model works
     try:
@@ -131,10 +131,11 @@ def _record_failure(
     if partial is not None and partial.content:
         error = f"{error} (partial result kept: {partial.content[:1500]})"
     if status == "interrupted":
-        dispatches._transition(session, dispatch.id, ("running",), status="interrupted", error=error)
+        dispatches.interrupt(session, dispatch, error)
     else:
         dispatches.fail(session, dispatch, error)
     session.commit()
+    session.refresh(dispatch)  # the UPDATE skipped the identity map: callers must not see "running"
 
 
 def dispatch_now(

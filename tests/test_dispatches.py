@@ -1,0 +1,259 @@
+"""Issue 4: proposals decided by a person, a lifecycle that survives crashes, agents you define."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from scripted_server import ScriptedServer, hang, text
+from sqlmodel import select
+
+from coachcli.coaching import dispatches
+from coachcli.coaching.conversations import get_or_create_coaching
+from coachcli.coaching.users import get_or_create_user
+from coachcli.store.models import Conversation, Dispatch
+
+DISPATCH_SHAPE = {"dispatch_id", "status", "agent", "task", "task_thread_id", "result"}
+LIST_SHAPE = {"id", "status", "agent", "task", "proposed_by", "task_thread_id", "created_at"}
+
+
+def propose(store, task: str = "Draft a four-week running plan", agent: str = "planner") -> str:
+    """A proposal as the coach's tool call stores it."""
+    with store.session() as session:
+        user = get_or_create_user(session, "tester")
+        d = dispatches.create_dispatch(
+            session, user, agent=agent, task=task, proposed_by="coach", status="proposed"
+        )
+        session.commit()
+        return d.id
+
+
+def task_threads(store) -> list[Conversation]:
+    with store.read_session() as session:
+        return list(session.exec(select(Conversation).where(Conversation.type == "task")))
+
+
+def test_list_shape_and_status_filter(store, coach) -> None:
+    """`dispatches list --json` has the documented keys and --status filters."""
+    proposed = propose(store)
+    rows = coach("dispatches", "list", "--json").json()
+    assert [set(r) for r in rows] == [LIST_SHAPE]
+    assert rows[0]["id"] == proposed and rows[0]["status"] == "proposed"
+    assert rows[0]["proposed_by"] == "coach"
+    assert coach("dispatches", "list", "--status", "succeeded", "--json").json() == []
+    bad = coach("dispatches", "list", "--status", "nope")
+    assert bad.exit_code == 2 and bad.stderr.startswith("Error:")
+
+
+def test_approve_runs_once_and_prints_dispatch_shape(store, coach, model_env: ScriptedServer) -> None:
+    """Approval runs the specialist, saves the thread; approving again is a clear error."""
+    dispatch_id = propose(store)
+    model_env.queue(text("Week 1: three easy runs."))
+    result = coach("dispatches", "approve", dispatch_id[:6], "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = result.json()
+    assert set(doc) == DISPATCH_SHAPE
+    assert doc["status"] == "succeeded" and doc["result"] == "Week 1: three easy runs."
+    threads = task_threads(store)
+    assert [t.id for t in threads] == [doc["task_thread_id"]]
+    assert threads[0].title == "Planner: Draft a four-week running plan"
+    again = coach("dispatches", "approve", dispatch_id)
+    assert again.exit_code == 1
+    assert "already succeeded" in again.stderr and again.stderr.count("\n") == 1
+    assert len(model_env.requests) == 1
+
+
+def test_reject_with_reason_then_cannot_approve(store, coach, model_env: ScriptedServer) -> None:
+    """A rejected proposal never runs."""
+    dispatch_id = propose(store)
+    result = coach("dispatches", "reject", dispatch_id[:8], "--reason", "not now", "--json")
+    assert result.exit_code == 0 and result.json()["status"] == "rejected"
+    with store.read_session() as session:
+        assert session.get(Dispatch, dispatch_id).reason == "not now"
+    refused = coach("dispatches", "approve", dispatch_id)
+    assert refused.exit_code == 1 and "already rejected" in refused.stderr
+    assert model_env.requests == []
+
+
+def test_retry_only_failed_or_interrupted(store, coach, model_env: ScriptedServer) -> None:
+    """A failed run keeps its error and no thread; retry runs it again and succeeds."""
+    from scripted_server import error
+
+    model_env.queue(error(401, "bad key"))
+    failed = coach("dispatch", "Plan my week", "--agent", "planner", "--json")
+    assert failed.exit_code == 1 and "API key" in failed.stderr
+    doc = failed.json()
+    assert doc["status"] == "failed" and doc["task_thread_id"] is None
+    assert task_threads(store) == []
+    model_env.queue(text("Monday: rest."))
+    retried = coach("dispatches", "retry", doc["dispatch_id"], "--json")
+    assert retried.exit_code == 0, retried.stderr
+    assert retried.json()["status"] == "succeeded"
+    assert len(task_threads(store)) == 1
+    again = coach("dispatches", "retry", doc["dispatch_id"])
+    assert again.exit_code == 1 and "only failed or interrupted" in again.stderr
+
+
+def test_dead_runner_is_interrupted_and_retries(store, coach, model_env: ScriptedServer) -> None:
+    """A dispatch whose process died mid-run shows as interrupted, then retries cleanly."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    dispatch_id = propose(store)
+    with store.session() as session:
+        d = session.get(Dispatch, dispatch_id)
+        dispatches.approve(session, d)
+        dispatches.claim(session, d)
+        import socket
+
+        d.runner_host, d.runner_pid = socket.gethostname(), dead.pid
+        session.add(d)
+        session.commit()
+    rows = coach("dispatches", "list", "--json").json()
+    assert rows[0]["status"] == "interrupted"
+    model_env.queue(text("Recovered plan."))
+    result = coach("dispatches", "retry", dispatch_id, "--json")
+    assert result.exit_code == 0 and result.json()["result"] == "Recovered plan."
+    assert len(task_threads(store)) == 1
+
+
+def test_live_runner_is_not_interrupted(store, coach) -> None:
+    """This very process is alive: its running dispatch must not be marked interrupted."""
+    dispatch_id = propose(store)
+    with store.session() as session:
+        d = session.get(Dispatch, dispatch_id)
+        dispatches.approve(session, d)
+        assert dispatches.claim(session, d)
+        session.commit()
+    rows = coach("dispatches", "list", "--json").json()
+    assert rows[0]["status"] == "running"
+
+
+def test_approval_race_between_processes_runs_exactly_once(
+    store, home: Path, model_env: ScriptedServer
+) -> None:
+    """Three processes approve the same proposal at once: one thread, one model call, two refusals."""
+    dispatch_id = propose(store)
+    model_env.queue(text("The one and only plan.", delay=0.5))
+    env = dict(os.environ)
+    cmd = [sys.executable, "-m", "coachcli", "dispatches", "approve", dispatch_id, "--json"]
+    procs = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    results = [(p.wait(timeout=120), *p.communicate()) for p in procs]
+    codes = sorted(code for code, _out, _err in results)
+    assert codes == [0, 1, 1], results
+    winners = [json.loads(out) for code, out, _err in results if code == 0]
+    assert winners[0]["status"] == "succeeded"
+    losers = [err for code, _out, err in results if code == 1]
+    assert all(err.startswith("Error:") and "already" in err for err in losers)
+    assert len(task_threads(store)) == 1
+    assert len(model_env.requests) == 1
+
+
+def test_user_agent_reaches_model_with_its_prompt_and_model(
+    home: Path, coach, model_env: ScriptedServer, tmp_path: Path
+) -> None:
+    """A user-defined agent's prompt and its own model are what the provider receives."""
+    prompt = tmp_path / "nutritionist.md"
+    prompt.write_text("You are the Nutritionist. Plan meals rich in protein.", encoding="utf-8")
+    added = coach(
+        "agents",
+        "add",
+        "nutritionist",
+        "--display-name",
+        "Nutritionist",
+        "--description",
+        "Meal plans and habits",
+        "--prompt-file",
+        str(prompt),
+        "--model",
+        "openai/nutrition-model",
+        "--json",
+    )
+    assert added.exit_code == 0, added.stderr
+    assert added.json()["builtin"] is False
+    names = [a["name"] for a in coach("agents", "list", "--json").json()]
+    assert names == ["planner", "researcher", "writer", "nutritionist"]
+    coach("facts", "add", "Vegetarian")
+    model_env.queue(text("Mon: tofu scramble."))
+    result = coach("dispatch", "Plan a week of high-protein breakfasts", "--agent", "nutritionist", "--json")
+    assert result.exit_code == 0, result.stderr
+    sent = model_env.requests[-1]
+    assert sent["model"] == "nutrition-model"
+    assert sent["messages"][0] == {"role": "system", "content": prompt.read_text(encoding="utf-8").strip()}
+    assert "Task: Plan a week of high-protein breakfasts" in sent["messages"][1]["content"]
+    assert "Vegetarian" in sent["messages"][1]["content"]
+    rows = coach("tasks", "list", "--json").json()
+    assert rows[0]["agent"] == "nutritionist" and rows[0]["title"].startswith("Nutritionist: ")
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (["planner", "--display-name", "P", "--description", "d", "--prompt", "p"], 1, "built-in"),
+        (["Bad Name", "--display-name", "P", "--description", "d", "--prompt", "p"], 2, "invalid agent name"),
+        (["coachy", "--display-name", "P", "--description", "d"], 2, "exactly one of"),
+        (
+            ["coachy", "--display-name", "P", "--description", "d", "--prompt-file", "/nope.md"],
+            2,
+            "cannot read",
+        ),
+        (["coachy", "--display-name", " ", "--description", "d", "--prompt", "p"], 2, "cannot be empty"),
+    ],
+)
+def test_agents_add_refuses_bad_input(home: Path, coach, args: list[str], code: int, words: str) -> None:
+    """Bad agent definitions are refused with one line and the documented exit code."""
+    result = coach("agents", "add", *args)
+    assert result.exit_code == code
+    assert result.stderr.startswith("Error:") and words in result.stderr
+
+
+def test_agents_rm(home: Path, coach) -> None:
+    """User agents can be removed; built-ins cannot; an unknown name is not found."""
+    coach("agents", "add", "coachy", "--display-name", "C", "--description", "d", "--prompt", "p")
+    assert coach("agents", "rm", "coachy").exit_code == 0
+    assert coach("agents", "rm", "coachy").exit_code == 1
+    builtin = coach("agents", "rm", "writer")
+    assert builtin.exit_code == 1 and "built-in" in builtin.stderr
+
+
+def test_streamed_dispatch_prints_result_as_written(home: Path, coach, model_env: ScriptedServer) -> None:
+    """--stream writes the result while it arrives and still saves the thread and usage."""
+    model_env.queue(text("Step one. Step two.", chunks=4, input_tokens=30, output_tokens=7))
+    result = coach("dispatch", "Plan", "--agent", "planner", "--stream")
+    assert result.exit_code == 0, result.stderr
+    assert "Step one. Step two." in result.stdout
+    rows = coach("dispatches", "list", "--json").json()
+    assert rows[0]["status"] == "succeeded"
+
+
+def test_usage_recorded_on_dispatch(store, coach, model_env: ScriptedServer) -> None:
+    """Token usage is stored on the dispatch (cost stays empty for an unpriced model)."""
+    model_env.queue(text("Done.", input_tokens=42, output_tokens=3))
+    result = coach("dispatch", "Plan", "--agent", "planner", "--json")
+    with store.read_session() as session:
+        d = session.get(Dispatch, result.json()["dispatch_id"])
+        assert (d.input_tokens, d.output_tokens, d.cost_usd) == (42, 3, None)
+        assert d.attempts == 1 and d.finished_at is not None
+
+
+def test_stuck_dispatch_process_killed_is_interrupted(store, home: Path, model_env: ScriptedServer) -> None:
+    """kill -9 of a dispatch process leaves it running in the store; listing shows it interrupted."""
+    model_env.queue(hang(30))
+    cmd = [sys.executable, "-m", "coachcli", "dispatch", "Plan", "--agent", "planner"]
+    proc = subprocess.Popen(cmd, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    model_env.wait_for_requests(1, timeout=60)
+    proc.kill()
+    proc.wait()
+    with store.session() as session:
+        user = get_or_create_user(session, "tester")
+        get_or_create_coaching(session, user)
+        rows = dispatches.list_dispatches(session, user)
+        session.commit()
+    assert [r.status for r in rows] == ["interrupted"]
+    assert task_threads(store) == []

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +47,8 @@ def read_config_file(home: Path) -> dict[str, Any]:
     path = home / CONFIG_FILE
     if not path.exists():
         return {}
+    import tomllib  # only when there is a file to read
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -109,6 +109,8 @@ def _pick(key: str, flag: Any, file_values: dict[str, Any], default: Any) -> tup
 
 
 def os_login() -> str:
+    import getpass  # only when no handle was given
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):

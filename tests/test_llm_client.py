@@ -121,7 +121,9 @@ def test_retries_are_bounded(model_env: ScriptedServer, status: int, words: str)
     assert "after 3 attempts" in message
 
 
-def test_retry_count_follows_coach_retries(model_env: ScriptedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_retry_count_follows_coach_retries(
+    model_env: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """COACH_RETRIES=0 means a single attempt."""
     monkeypatch.setenv("COACH_RETRIES", "0")
     model_env.default = error(500)

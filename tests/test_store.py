@@ -102,6 +102,7 @@ def test_schema_head_is_alembic_head(store: Store) -> None:
 # --- SQLite file, pragmas, locking ---------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only
 def test_new_database_is_private(tmp_path: Path) -> None:
     """The file holds personal coaching data: folder 0700, database (and its WAL) 0600."""
     folder = tmp_path / "fresh" / "coach-home"
@@ -118,6 +119,7 @@ def test_new_database_is_private(tmp_path: Path) -> None:
         st.dispose()
 
 
+@pytest.mark.sqlite_only
 def test_missing_folder_is_refused_when_not_allowed(tmp_path: Path) -> None:
     """An explicit --db into a folder that does not exist is an error, not a silent mkdir."""
     with pytest.raises(StoreError, match="does not exist"):
@@ -125,10 +127,22 @@ def test_missing_folder_is_refused_when_not_allowed(tmp_path: Path) -> None:
     assert not (tmp_path / "nope").exists()
 
 
+def test_unknown_database_type_is_bad_input(tmp_path: Path) -> None:
+    """A typo in --db is a usage error (exit 2) and must not leave a stray file behind."""
+    from coachcli.errors import UsageError
+
+    for url in ("notadb://x", f"sqlite+nodriver:///{tmp_path / 'typo' / 'coach.db'}"):
+        with pytest.raises(UsageError, match="unknown database type"):
+            Store(url)
+    assert not (tmp_path / "typo").exists()
+
+
+@pytest.mark.sqlite_only
 def test_sqlite_pragmas_on_every_connection(sqlite_db: Store) -> None:
     """WAL, foreign keys and the busy timeout are per connection: check two at once, and a reader."""
+    # Two pooled connections open at once (read-only, or the second would wait for the first's lock).
     with sqlite_db.engine.connect() as one, sqlite_db.engine.connect() as two:
-        for conn in (one, two):
+        for conn in (one.execution_options(coach_readonly=True), two.execution_options(coach_readonly=True)):
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == int(BUSY_TIMEOUT_SECONDS * 1000)
@@ -149,6 +163,7 @@ def _other_writer(path: Path) -> sqlite3.Connection:
     return conn
 
 
+@pytest.mark.sqlite_only
 def test_write_session_takes_the_lock_at_begin(sqlite_db: Store) -> None:
     """BEGIN IMMEDIATE: once a write session has run any statement, nobody else can start writing."""
     other = _other_writer(sqlite_db.path)
@@ -170,6 +185,7 @@ def test_write_session_takes_the_lock_at_begin(sqlite_db: Store) -> None:
         other.close()
 
 
+@pytest.mark.sqlite_only
 def test_read_session_does_not_take_the_write_lock(sqlite_db: Store) -> None:
     """A reader with an open transaction must not stop another process from writing."""
     other = _other_writer(sqlite_db.path)
@@ -245,9 +261,7 @@ def test_conversation_type_is_checked(store: Store) -> None:
         )
     with store.write() as session:  # the column default is 'coaching'
         session.execute(
-            text(
-                "INSERT INTO conversations (id, user_id, created_at, updated_at) VALUES ('c2', :u, :t, :t)"
-            ),
+            text("INSERT INTO conversations (id, user_id, created_at, updated_at) VALUES ('c2', :u, :t, :t)"),
             {"u": user_id, "t": "2024-01-01 00:00:00"},
         )
     with store.read_session() as session:
@@ -343,6 +357,7 @@ def test_deleting_the_coaching_conversation_cascades_to_task_threads(store: Stor
 # --- newer databases and the cheap revision check -----------------------------------------------------
 
 
+@pytest.mark.sqlite_only
 def test_database_from_a_newer_coachcli_is_refused_untouched(tmp_path: Path) -> None:
     """Migrating or "fixing" a newer schema would destroy data the newer coachcli wrote."""
     path = tmp_path / "coach.db"
@@ -367,20 +382,24 @@ def test_database_from_a_newer_coachcli_is_refused_untouched(tmp_path: Path) -> 
     assert path.stat().st_mtime_ns == before_mtime
 
 
-def test_newer_database_through_the_cli(home: Path, coach) -> None:
+def test_newer_database_through_the_cli(store: Store, coach) -> None:
     """The user sees one Error line with exit 1, not a traceback or a migration attempt."""
-    home.mkdir(parents=True)
-    path = home / "coach.db"
-    sqlite_store(path).dispose()
-    raw = sqlite3.connect(path)
-    raw.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
-    raw.commit()
-    raw.close()
-    run = coach("tasks", "list", "--json")
-    assert run.exit_code == 1
-    assert run.stdout == ""
-    assert run.stderr.startswith("Error: ") and "newer coachcli" in run.stderr
-    assert run.stderr.count("\n") == 1
+    with store.write() as session:
+        session.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+        session.add(User(handle="kept"))
+    store.dispose()
+    for args in (("tasks", "list", "--json"), ("facts", "add", "x"), ("reset", "--yes")):
+        run = coach(*args)
+        assert run.exit_code == 1
+        assert run.stdout == ""
+        assert run.stderr.startswith("Error: ") and "newer coachcli" in run.stderr
+        assert run.stderr.count("\n") == 1
+    with store.read_session() as session:
+        assert (
+            session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            == "9999_from_the_future"
+        )
+        assert [u.handle for u in session.execute(select(User)).scalars()] == ["kept"]
 
 
 _PROBE = """
@@ -403,6 +422,7 @@ def _alembic_modules_after_ensure_schema(url: str) -> list[str]:
     return json.loads(proc.stdout)
 
 
+@pytest.mark.sqlite_only
 def test_up_to_date_database_does_not_import_alembic(tmp_path: Path) -> None:
     """Alembic costs import time on every command; only a schema change may pay for it."""
     url = f"sqlite:///{tmp_path / 'coach.db'}"

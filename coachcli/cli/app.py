@@ -2,29 +2,86 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import importlib
+from collections.abc import Iterator, MutableMapping
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from coachcli import __version__
-from coachcli.cli import (
-    agents,
-    chat,
-    config_cmd,
-    db,
-    dispatch,
-    dispatches,
-    facts,
-    history,
-    reset,
-    tasks,
-)
 from coachcli.cli.errors import CoachGroup
 from coachcli.cli.state import AppState
 from coachcli.config import validate_handle
 
+if TYPE_CHECKING:
+    from typer._click import Command, Context
+
+# Command -> the module of coachcli.cli that registers it, in --help order. A module is imported,
+# and its Click command built, only when that command is looked up: importing all ten and
+# building every command's options up front cost ~70 ms of each start.
+COMMANDS = {
+    "chat": "chat",
+    "history": "history",
+    "reset": "reset",
+    "dispatch": "dispatch",
+    "tasks": "tasks",
+    "dispatches": "dispatches",
+    "facts": "facts",
+    "agents": "agents",
+    "config": "config_cmd",
+    "db": "db",
+}
+
+
+def _build(name: str) -> Command:
+    """The Click command for one entry of COMMANDS, made with the root's Typer settings."""
+    module = importlib.import_module(f"coachcli.cli.{COMMANDS[name]}")
+    holder = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+    module.register(holder)
+    return typer.main.get_group(holder).commands[name]
+
+
+class LazyCommands(MutableMapping[str, "Command"]):
+    """The root group's commands: every name known at once, each command built on first access."""
+
+    def __init__(self, built: MutableMapping[str, Command]) -> None:
+        self._built = dict(built)
+
+    def __getitem__(self, name: str) -> Command:
+        if name not in self._built:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self._built[name] = _build(name)
+        return self._built[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in COMMANDS or name in self._built
+
+    def __iter__(self) -> Iterator[str]:
+        yield from COMMANDS
+        yield from (name for name in self._built if name not in COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS) + sum(name not in COMMANDS for name in self._built)
+
+    def __setitem__(self, name: str, command: Command) -> None:
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._built[name]
+
+
+class RootGroup(CoachGroup):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = LazyCommands(self.commands)
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return list(self.commands)  # the names only: nothing is built to list them
+
+
 app = typer.Typer(
-    cls=CoachGroup,
+    cls=RootGroup,
     name="coach",
     help="A command-line AI coaching assistant: one long-running coaching conversation, "
     "specialist agents, and task threads.",
@@ -69,10 +126,6 @@ def root(
     state = AppState(home=home, db=db, user=_handle(user))
     ctx.obj = state
     ctx.call_on_close(state.close)
-
-
-for module in (chat, history, reset, tasks, dispatch, dispatches, facts, agents, config_cmd, db):
-    module.register(app)
 
 
 def main() -> None:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.panel import Panel
 
-from coachcli.cli.markdown_stream import MarkdownStream
 from coachcli.cli.output import err, out
 from coachcli.coaching.chat import Decision, QuietEvents
+
+if TYPE_CHECKING:  # Markdown rendering (markdown-it, Pygments) loads only when a reply is shown on a terminal
+    from coachcli.cli.markdown_stream import MarkdownStream
 
 
 class PlainEvents(QuietEvents):
@@ -66,6 +68,8 @@ class TerminalEvents(PlainEvents):
 
     def text(self, piece: str) -> None:
         if self.stream is None:
+            from coachcli.cli.markdown_stream import MarkdownStream
+
             self.stream = MarkdownStream(out())
         self.stream.feed(piece)
 

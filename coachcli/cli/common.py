@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlmodel import Session
 
-from coachcli.cli.state import AppState
-from coachcli.config import Settings
-from coachcli.store.models import User
+if TYPE_CHECKING:  # the store stack loads only when a command opens the database, never for --help
+    from sqlmodel import Session
+
+    from coachcli.cli.state import AppState
+    from coachcli.config import Settings
+    from coachcli.store.models import User
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 ModelOpt = Annotated[

@@ -57,6 +57,8 @@ def list_cmd(
         colour = colours.get(d.status, "")
         state_text = f"[{colour}]{d.status}[/{colour}]" if colour else d.status
         task = escape(d.task if len(d.task) <= 100 else d.task[:99] + "…")
+        if d.error and d.status in ("failed", "interrupted"):
+            task += f"\n[red]{escape(d.error[:200])}[/red]"
         table.add_row(short_id(d.id), state_text, d.agent, d.proposed_by, when(d.created_at), task)
     out().print(table)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -56,3 +57,54 @@ def when(value: datetime | None) -> str:
     if value is None:
         return "-"
     return value.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def print_columns(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """Aligned columns, like a borderless Rich Table, with the last column wrapped to the width.
+
+    Rich's Table lays out every cell through its measuring engine: about a millisecond per row,
+    a quarter of a second for 200 task threads. Plain padding draws the same picture in a few
+    milliseconds. Cells are text, never markup.
+    """
+    from rich.cells import cell_len
+    from rich.text import Text
+
+    console = out()
+    last = len(headers) - 1
+    widths = [max([cell_len(h)] + [cell_len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    indent = sum(widths[:last]) + 2 * last
+    room = max(console.width - indent, 20)
+
+    def line(cells: Sequence[str]) -> str:
+        padded = [c + " " * (widths[i] - cell_len(c)) for i, c in enumerate(cells[:last])]
+        return "  ".join([*padded, cells[last]]).rstrip()
+
+    body: list[str] = []
+    for row in rows:
+        first, *more = _wrap(row[last], room)
+        body.append(line([*row[:last], first]))
+        body.extend(" " * indent + part for part in more)
+    text = Text()
+    text.append(line(headers), style="bold")
+    text.append("".join("\n" + part for part in body))
+    console.print(text, soft_wrap=True, highlight=False)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Word-wrap to `width` terminal cells (a word longer than that is cut)."""
+    from rich.cells import cell_len, chop_cells
+
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        candidate = f"{current} {word}" if current else word
+        if cell_len(candidate) <= width:
+            current = candidate
+            continue
+        if current:
+            lines.append(current)
+        pieces = chop_cells(word, width) if cell_len(word) > width else [word]
+        lines.extend(pieces[:-1])
+        current = pieces[-1]
+    lines.append(current)
+    return lines

@@ -6,15 +6,16 @@ import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
-from rich.panel import Panel
 
 from coachcli.cli.output import err, error_line, out
-from coachcli.cli.state import AppState
-from coachcli.coaching.chat import Decision
 from coachcli.errors import CoachError
+
+if TYPE_CHECKING:  # the coaching turn and its imports load after the prompt is up
+    from coachcli.cli.state import AppState
+    from coachcli.coaching.chat import Decision
 
 HELP = """\
 Type a message and press Enter. End a line with \\ to continue on the next one,
@@ -64,6 +65,10 @@ class Repl:
 
     def ask(self, dispatch: Any, display_name: str) -> Decision:
         """The approval card: approve, reject, or edit the task first."""
+        from rich.panel import Panel
+
+        from coachcli.coaching.chat import Decision
+
         err().print(
             Panel(
                 escape(dispatch.task),
@@ -109,7 +114,6 @@ class Repl:
             from coachcli.llm.errors import missing_key
 
             raise missing_key(self.settings.model, missing)
-        preload_in_background()  # litellm loads while the user types
         self.app.store()
         self.readline = _setup_readline(self.history)
         err().print(
@@ -117,6 +121,9 @@ class Repl:
             "/help for commands, Ctrl-D to leave",
             highlight=False,
         )
+        # litellm loads while the user types. Started only now: a thread importing it holds the
+        # GIL most of the time, so started earlier it would slow everything up to the prompt.
+        preload_in_background()
         try:
             self._loop()
         finally:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import typer
 
 from coachcli import config
 from coachcli.errors import UsageError
-from coachcli.store.engine import Store
+
+if TYPE_CHECKING:  # SQLAlchemy and SQLModel load when a command opens the store, not for --help
+    from coachcli.store.engine import Store
 
 
 @dataclass
@@ -38,6 +41,8 @@ class AppState:
     def store(self, *, migrate: bool = True) -> Store:
         """Open the database once, migrating it only when its schema revision is behind."""
         if self._store is None:
+            from coachcli.store.engine import Store
+
             settings = self.settings()
             explicit_db = bool(self.db) or bool(_env("COACH_DATABASE_URL"))
             self._store = Store(settings.database_url, create_folder=not explicit_db)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from coachcli.cli.common import JsonOpt, reading
-from coachcli.cli.output import emit_json, iso, out, short_id, when
+from coachcli.cli.output import emit_json, iso, out, print_columns, short_id, when
 from coachcli.cli.state import state
 
 tasks_app = typer.Typer(help="Task threads: finished dispatches, each a child of the coaching conversation.")
@@ -42,14 +42,10 @@ def list_cmd(
     if not rows:
         out().print('No task threads yet. Run one with: coach dispatch "TASK"')
         return
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for name in ("ID", "AGENT", "CREATED", "TITLE"):
-        table.add_column(name, no_wrap=name != "TITLE")
-    for r in rows:
-        table.add_row(short_id(r.id), r.agent or "-", when(r.created_at), r.title or "")
-    out().print(table)
+    print_columns(
+        ("ID", "AGENT", "CREATED", "TITLE"),
+        [(short_id(r.id), r.agent or "-", when(r.created_at), r.title or "") for r in rows],
+    )
 
 
 @tasks_app.command("show")
@@ -65,6 +61,9 @@ def show_cmd(
 
     with reading(state(ctx)) as (session, user):
         if user is None:
+            from coachcli.coaching.ids import check_prefix
+
+            check_prefix(thread_id, what="task thread")  # a malformed id is bad input (2) even here
             raise NotFoundError(f"no task thread with id {thread_id!r}: list them with `coach tasks list`.")
         thread = get_task_thread(session, user, thread_id)
         messages = list_messages(session, thread.id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 
 from sqlalchemy import delete
@@ -14,8 +13,45 @@ from coachcli.store.models import FACT_SOURCES, User, UserFact
 from coachcli.store.types import utcnow
 
 MAX_FACT_LENGTH = 500
-# Two facts this alike are the same fact restated (or corrected in a word or two).
-SIMILAR = 0.85
+# Words that do not change what a fact says; a restatement may add or drop them freely.
+_FILLER = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "in",
+        "on",
+        "at",
+        "to",
+        "of",
+        "for",
+        "with",
+        "and",
+        "or",
+        "is",
+        "are",
+        "am",
+        "was",
+        "be",
+        "i",
+        "my",
+        "me",
+        "he",
+        "she",
+        "they",
+        "their",
+        "his",
+        "her",
+        "it",
+        "its",
+        "this",
+        "that",
+        "very",
+        "really",
+    ]
+)
+# A restatement may add this many content words ("early" in "prefers early morning workouts").
+_MAX_ADDED_WORDS = 2
 
 
 def normalize(text: str) -> str:
@@ -38,13 +74,24 @@ def list_facts(session: Session, user: User) -> list[UserFact]:
     return list(session.exec(query))
 
 
-def _most_similar(facts: list[UserFact], normalized: str) -> UserFact | None:
-    best, best_score = None, 0.0
+def _content_words(normalized: str) -> frozenset[str]:
+    words = re.findall(r"[a-z0-9']+", normalized)
+    return frozenset(w.rstrip("s") if len(w) > 3 else w for w in words if w not in _FILLER)
+
+
+def _restated(facts: list[UserFact], normalized: str) -> UserFact | None:
+    """A fact this one restates or refines: same content words, give or take a couple added.
+
+    A changed word is a different fact ("allergic to peanuts" vs "walnuts"): only an explicit
+    correction (`replaces`) may overwrite it, so nothing durable is lost by a near match.
+    """
+    new = _content_words(normalized)
     for fact in facts:
-        score = difflib.SequenceMatcher(None, fact.normalized, normalized).ratio()
-        if score > best_score:
-            best, best_score = fact, score
-    return best if best_score >= SIMILAR else None
+        old = _content_words(fact.normalized)
+        small, large = sorted((old, new), key=len)
+        if len(small) >= 2 and small <= large and len(large - small) <= _MAX_ADDED_WORDS:
+            return fact
+    return None
 
 
 def add_fact(
@@ -66,7 +113,7 @@ def add_fact(
         target = by_prefix(session, UserFact, replaces, what="fact", where=[UserFact.user_id == user.id])
     exact = next((f for f in facts if f.normalized == normalized), None)
     if target is None:
-        target = exact or _most_similar(facts, normalized)
+        target = exact or _restated(facts, normalized)
     elif exact is not None and exact.id != target.id:
         session.delete(exact)  # the corrected fact would duplicate another: keep one
         session.flush()

@@ -10,14 +10,20 @@ from sqlmodel import Session, SQLModel, select
 from coachcli.errors import NotFoundError, UsageError
 
 T = TypeVar("T", bound=SQLModel)
-_ID_CHARS = re.compile(r"^[0-9a-fA-F-]{1,36}$")
+_ID_CHARS = re.compile(r"^(?=.*[0-9a-fA-F])[0-9a-fA-F-]{1,36}$")
+
+
+def check_prefix(prefix: str, *, what: str) -> str:
+    """The prefix as stored (lower case), or a UsageError when it cannot be an id at all."""
+    prefix = prefix.strip().lower()
+    if not _ID_CHARS.match(prefix):
+        raise UsageError(f"{prefix!r} is not a {what} id: ids are hexadecimal, like 3f9c1a2b.")
+    return prefix
 
 
 def by_prefix(session: Session, model: type[T], prefix: str, *, what: str, where: list[Any]) -> T:
     """One row whose id starts with `prefix` among those matching `where`, or a clear error."""
-    prefix = prefix.strip().lower()
-    if not _ID_CHARS.match(prefix):
-        raise UsageError(f"{prefix!r} is not a {what} id: ids are hexadecimal, like 3f9c1a2b.")
+    prefix = check_prefix(prefix, what=what)
     column = model.id  # type: ignore[attr-defined]
     query = select(model).where(column.startswith(prefix, autoescape=True), *where).limit(6)
     rows = list(session.exec(query))

@@ -16,7 +16,7 @@ from coachcli.llm.types import Completion, ReplyInterrupted, ToolCall
 Message = dict[str, Any]
 TextCallback = Callable[[str], None]
 
-DEFAULT_TIMEOUT = 120.0
+DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRIES = 2  # extra attempts after the first, for rate limits, 5xx and timeouts
 DEFAULT_RETRY_DELAY = 1.0
 # Used when litellm does not know the model's window (documented in the README).

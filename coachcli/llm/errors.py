@@ -24,6 +24,7 @@ def _short(exc: BaseException, limit: int = 200) -> str:
     text = " ".join(str(exc).split())
     # litellm prefixes messages with its own class path: keep what the provider said.
     text = re.sub(r"^litellm\.\w+:\s*", "", text)
+    text = re.sub(r"^(\w+Error: )+", "", text)
     text = re.sub(r"^\w+Exception - ", "", text)
     text = redact(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -93,10 +94,18 @@ def to_coach_error(
         )
     if isinstance(exc, litellm.NotFoundError):
         return ProviderError(f"{where} does not know the model {model}: check --model / COACH_MODEL.")
-    if isinstance(exc, litellm.PermissionDeniedError):
-        return ProviderError(f"{where} refused access to {model}: {_short(exc)}")
-    if isinstance(exc, litellm.BadRequestError):
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, litellm.PermissionDeniedError) or status == 403:
+        return ProviderError(
+            f"{where} refused access to {model} (403): check that your key may use this model."
+        )
+    if isinstance(exc, litellm.BadRequestError) or status in (400, 422):
         return ProviderError(f"{where} refused the request: {_short(exc)}")
     if is_retryable(exc, litellm):
         return ProviderError(f"{where} had a server error{tried} ({_short(exc, 120)}): try again later.")
+    if isinstance(exc, AttributeError | TypeError | KeyError):
+        # litellm fails this way on a response it cannot parse (seen with a 422 from a proxy)
+        return ProviderError(
+            f"{where} sent a response for {model} that could not be read: check --api-base and --model."
+        )
     return ProviderError(f"the model call failed: {type(exc).__name__}: {_short(exc)}")

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import NoSuchModuleError
 from sqlmodel import Session, create_engine
 
 from coachcli.errors import StoreError, UsageError
@@ -25,7 +26,9 @@ def _prepare_sqlite_file(path: Path, *, create_folder: bool) -> None:
         if not create_folder:
             raise StoreError(f"folder {folder} does not exist: create it, or point --db somewhere else.")
         try:
-            folder.mkdir(parents=True, mode=0o700)
+            missing = [p for p in (folder, *folder.parents) if not p.exists()]
+            for part in reversed(missing):  # every folder we create is private, not just the last
+                part.mkdir(mode=0o700)
         except OSError as exc:
             raise StoreError(f"cannot create {folder}: {exc.strerror}.") from exc
     if not path.exists():
@@ -69,6 +72,13 @@ class Store:
             parsed = make_url(url)
         except Exception as exc:  # sqlalchemy raises ArgumentError with a long text
             raise UsageError(f"invalid database URL {url!r}: expected e.g. sqlite:///path/coach.db.") from exc
+        try:
+            parsed.get_dialect()  # an unknown scheme is bad input, found before any file is created
+        except NoSuchModuleError as exc:
+            raise UsageError(
+                f"unknown database type {parsed.drivername!r}: use sqlite:///PATH/coach.db or "
+                "postgresql+psycopg://USER@HOST/DB."
+            ) from exc
         self.url = url
         self.dialect = parsed.get_backend_name()
         kwargs: dict[str, Any] = {}
@@ -83,12 +93,16 @@ class Store:
         else:
             self.path = None
             kwargs["pool_pre_ping"] = True
+            if self.dialect == "postgresql":
+                from coachcli.store.models import postgresql_options
+
+                postgresql_options()
         try:
             self.engine = create_engine(url, **kwargs)
         except ModuleNotFoundError as exc:
             raise StoreError(
                 f"the driver for {self.dialect} is not installed ({exc.name}): "
-                "for PostgreSQL install coachcli[postgres]."
+                "for PostgreSQL install coachcli[postgres]; other databases need their SQLAlchemy driver."
             ) from exc
         if self.dialect == "sqlite":
             _install_sqlite_hooks(self.engine)

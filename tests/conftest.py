@@ -69,8 +69,14 @@ _db_counter = iter(range(1, 1_000_000))
 
 
 @pytest.fixture(autouse=True)
-def database(pg_template: str | None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str | None]:
-    """SQLite: the file under COACH_HOME. PostgreSQL: a fresh database per test, dropped after."""
+def database(
+    pg_template: str | None, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str | None]:
+    """SQLite: the file under COACH_HOME. PostgreSQL: a fresh database per test, dropped after.
+
+    Depends on isolated_env so it runs after it: isolated_env clears every COACH_* variable, and
+    pytest would otherwise set this fixture up first and the PostgreSQL pass would run on SQLite.
+    """
     if pg_template is None:
         yield None
         return

@@ -41,7 +41,9 @@ class PgServer:
             try:
                 pwd.getpwnam("postgres")
             except KeyError as exc:
-                raise RuntimeError("running as root and there is no 'postgres' user to run the server") from exc
+                raise RuntimeError(
+                    "running as root and there is no 'postgres' user to run the server"
+                ) from exc
             self.run_as = ["runuser", "-u", "postgres", "--"]
             shutil.chown(self.dir, "postgres")
         os.chmod(self.dir, 0o700)
@@ -60,7 +62,9 @@ class PgServer:
         assert self.initdb and self.pg_ctl
         self._run(self.initdb, "-D", str(self.data), "-A", "trust", "-U", "coach", "--no-sync", "-E", "UTF8")
         options = f"-h 127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off -c max_connections=200"
-        self._run(self.pg_ctl, "-D", str(self.data), "-o", options, "-l", str(self.dir / "log"), "-w", "start")
+        self._run(
+            self.pg_ctl, "-D", str(self.data), "-o", options, "-l", str(self.dir / "log"), "-w", "start"
+        )
         return f"postgresql+psycopg://coach@127.0.0.1:{self.port}/postgres"
 
     def stop(self) -> None:

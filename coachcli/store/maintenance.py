@@ -61,7 +61,10 @@ def backup(store: Store, destination: Path, *, force: bool = False) -> Path:
     if not destination.parent.is_dir():
         raise UsageError(f"folder {destination.parent} does not exist.")
     tmp = destination.with_name(destination.name + ".partial")
-    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    try:
+        fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        raise CoachError(f"cannot write {destination}: {exc.strerror}; pick a folder you can write.") from exc
     os.close(fd)
     source = sqlite3.connect(f"file:{store.path}?mode=ro", uri=True, timeout=60)
     target = sqlite3.connect(tmp)

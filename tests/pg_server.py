@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -69,9 +70,7 @@ class PgServer:
 
     def stop(self) -> None:
         if self.pg_ctl and self.data.exists():
-            try:
+            with contextlib.suppress(subprocess.CalledProcessError):
                 self._run(self.pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop")
-            except subprocess.CalledProcessError:
-                pass
         time.sleep(0.1)
         shutil.rmtree(self.dir, ignore_errors=True)

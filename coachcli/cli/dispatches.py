@@ -87,28 +87,26 @@ def _run(
     render_outcome(outcome)
 
 
-@dispatches_app.command("approve")
-def approve_cmd(
-    ctx: typer.Context,
-    dispatch_id: IdArg,
-    model: ModelOpt = None,
-    api_base: ApiBaseOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
-    """Approve a proposed dispatch and run it now (exactly once, even if approved twice at once)."""
-    _run(ctx, dispatch_id, "approve", model, api_base, json_out)
+def _runner(action: str, doc: str) -> Any:
+    """approve and retry take the same options and differ only in the transition before the run."""
+
+    def command(
+        ctx: typer.Context,
+        dispatch_id: IdArg,
+        model: ModelOpt = None,
+        api_base: ApiBaseOpt = None,
+        json_out: JsonOpt = False,
+    ) -> None:
+        _run(ctx, dispatch_id, action, model, api_base, json_out)
+
+    command.__doc__ = doc
+    return command
 
 
-@dispatches_app.command("retry")
-def retry_cmd(
-    ctx: typer.Context,
-    dispatch_id: IdArg,
-    model: ModelOpt = None,
-    api_base: ApiBaseOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
-    """Run a failed or interrupted dispatch again."""
-    _run(ctx, dispatch_id, "retry", model, api_base, json_out)
+dispatches_app.command("approve")(
+    _runner("approve", "Approve a proposed dispatch and run it now (exactly once, even if approved twice).")
+)
+dispatches_app.command("retry")(_runner("retry", "Run a failed or interrupted dispatch again."))
 
 
 @dispatches_app.command("reject")

@@ -84,10 +84,10 @@ def print_columns(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None
         first, *more = _wrap(row[last], room)
         body.append(line([*row[:last], first]))
         body.extend(" " * indent + part for part in more)
-    text = Text()
-    text.append(line(headers), style="bold")
-    text.append("".join("\n" + part for part in body))
-    console.print(text, soft_wrap=True, highlight=False)
+    console.print(Text(line(headers), style="bold"), soft_wrap=True, highlight=False)
+    if body:  # already laid out: written as is, not passed through Rich's renderer line by line
+        console.file.write("\n".join(body) + "\n")
+        console.file.flush()
 
 
 def _wrap(text: str, width: int) -> list[str]:

@@ -20,11 +20,11 @@ def list_cmd(
     limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Show at most N.")] = None,
 ) -> None:
     """Task threads under your coaching conversation, newest first."""
-    from coachcli.coaching.conversations import find_coaching, list_task_threads
+    from coachcli.coaching.conversations import list_task_threads_of
 
-    with reading(state(ctx)) as (session, user):
-        coaching = find_coaching(session, user) if user else None
-        rows = list_task_threads(session, user, coaching.id, limit=limit) if coaching and user else []
+    app = state(ctx)
+    with app.store().read_session() as session:
+        rows = list_task_threads_of(session, app.settings().user, limit=limit)
     if json_out:
         emit_json(
             [

@@ -6,7 +6,6 @@ summarised first, so nothing is silently forgotten.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -73,14 +72,6 @@ class TokenCounter:
     def request(self, items: list[dict[str, Any]]) -> int:
         return self.client.count_tokens(items)
 
-    @staticmethod
-    def bound(items: list[dict[str, Any]]) -> int:
-        """A cheap upper bound of the tokens in `items`, with no tokenizer: a token never covers
-        less than one byte, so the UTF-8 size of each message as JSON (plus the per-message
-        framing tokenizers add) is never below its count. Loading a tokenizer costs about a second
-        in a fresh process; most requests fit the window by this bound alone."""
-        return sum(len(json.dumps(item, ensure_ascii=False, default=str).encode()) + 8 for item in items) + 16
-
 
 def _split(messages: list[Message], room: int, count: Callable[[Message], int]) -> int:
     """Index of the first message kept so that the kept suffix fits `room` tokens."""
@@ -107,28 +98,21 @@ def fit_history(
     counter: TokenCounter,
 ) -> list[dict[str, Any]]:
     """The request for the next turn: system prompt plus as much recent history as fits."""
-    tools = [{"role": "system", "content": str(TOOLS)}]
-    tools_tokens: int | None = None
+    tools_tokens = counter.request([{"role": "system", "content": str(TOOLS)}])
     for _ in range(4):
         system = {"role": "system", "content": system_prompt()}
-        summary = get_summary(session, conversation_id)
-        after = summary.covers_through if summary and summary.covers_through else 0
-        pending = list_messages(session, conversation_id, after=after)
-        history = [to_request(m) for m in pending]
-        fixed = counter.bound(tools) + counter.bound([system])
-        if fixed + max(counter.bound(history), MIN_HISTORY_TOKENS) <= budget.prompt:
-            return [system, *history]  # fits even when over-counted: no tokenizer needed
-        if tools_tokens is None:
-            tools_tokens = counter.request(tools)
         room = budget.prompt - tools_tokens - counter.request([system])
         if room < MIN_HISTORY_TOKENS:
             raise CoachError(
                 f"the model's window ({budget.window} tokens) is too small for the coach's prompt: "
                 "raise context_tokens or remove some facts (`coach facts rm`)."
             )
+        summary = get_summary(session, conversation_id)
+        after = summary.covers_through if summary and summary.covers_through else 0
+        pending = list_messages(session, conversation_id, after=after)
         start = _split(pending, room, counter.message)
         if start == 0:
-            return [system, *history]
+            return [system, *(to_request(m) for m in pending)]
         if start >= len(pending):
             raise CoachError(
                 f"the latest message is longer than the model's window allows ({budget.window} tokens): "

@@ -4,24 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, func
+from sqlalchemy import String, Text, delete, func, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from coachcli.coaching.ids import by_prefix
 from coachcli.errors import NotFoundError, UsageError
-from coachcli.store.models import (
-    CONVERSATION_MODES,
-    CONVERSATION_TYPES,
-    Conversation,
-    Dispatch,
-    Memory,
-    Message,
-    User,
-    UserFact,
-)
-from coachcli.store.types import utcnow
+from coachcli.store.types import UTCDateTime, utcnow
+
+# The models load inside the functions that use them: `coach tasks list` (list_task_threads_of)
+# reads without them, and declaring the seven SQLModel tables is ~70 ms of a ~1 s start.
+if TYPE_CHECKING:
+    from coachcli.store.models import Conversation, User
 
 
 def create_conversation(
@@ -34,6 +30,8 @@ def create_conversation(
     title: str | None = None,
 ) -> Conversation:
     """A new conversation; a task thread names its parent, which must be the user's own."""
+    from coachcli.store.models import CONVERSATION_MODES, CONVERSATION_TYPES, Conversation
+
     if type not in CONVERSATION_TYPES:
         raise UsageError(f"conversation type must be one of {', '.join(CONVERSATION_TYPES)}.")
     if mode not in CONVERSATION_MODES:
@@ -49,6 +47,8 @@ def create_conversation(
 
 
 def find_coaching(session: Session, user: User) -> Conversation | None:
+    from coachcli.store.models import Conversation
+
     query = select(Conversation).where(Conversation.user_id == user.id, Conversation.type == "coaching")
     return session.exec(query).first()
 
@@ -81,6 +81,8 @@ class ConversationRow:
 
 def list_conversations(session: Session, user: User, *, type: str | None = None) -> list[ConversationRow]:
     """All of a user's conversations with their type, newest activity first."""
+    from coachcli.store.models import Conversation
+
     query = select(Conversation).where(Conversation.user_id == user.id)
     if type is not None:
         query = query.where(Conversation.type == type)
@@ -103,6 +105,8 @@ def list_task_threads(
     session: Session, user: User, parent_id: str, *, limit: int | None = None
 ) -> list[TaskThreadRow]:
     """Task threads of that parent owned by that user, newest first (ix_conversations_parent_created)."""
+    from coachcli.store.models import Conversation, Dispatch
+
     query = (
         select(
             Conversation.id,
@@ -124,8 +128,37 @@ def list_task_threads(
     return [TaskThreadRow(*row) for row in session.exec(query)]
 
 
+_THREADS_OF = """
+SELECT thread.id, thread.title, dispatch.agent, thread.created_at, thread.updated_at
+FROM users AS owner
+JOIN conversations AS coaching
+  ON coaching.user_id = owner.id AND coaching.type = 'coaching'
+JOIN conversations AS thread
+  ON thread.parent_id = coaching.id AND thread.user_id = owner.id AND thread.type = 'task'
+LEFT OUTER JOIN dispatches AS dispatch ON dispatch.task_thread_id = thread.id
+WHERE owner.handle = :handle
+ORDER BY thread.created_at DESC, thread.id DESC
+"""
+
+
+def list_task_threads_of(session: Session, handle: str, *, limit: int | None = None) -> list[TaskThreadRow]:
+    """list_task_threads for the coaching conversation of the user with this handle, in one query
+    and without the ORM models: what `coach tasks list` runs. Empty when there is no such user or
+    coaching conversation yet."""
+    sql = _THREADS_OF + (" LIMIT :limit" if limit is not None else "")
+    query = text(sql).columns(
+        id=String, title=Text, agent=String, created_at=UTCDateTime, updated_at=UTCDateTime
+    )
+    params: dict[str, object] = {"handle": handle}
+    if limit is not None:
+        params["limit"] = limit
+    return [TaskThreadRow(*row) for row in session.execute(query, params)]
+
+
 def get_task_thread(session: Session, user: User, id_or_prefix: str) -> Conversation:
     """One of the user's task threads by id or unique prefix."""
+    from coachcli.store.models import Conversation
+
     return by_prefix(
         session,
         Conversation,
@@ -145,6 +178,8 @@ class ResetResult:
 
 def reset(session: Session, user: User, conversation_id: str) -> ResetResult:
     """Clear the owner's coaching conversation: messages, title, memories. Facts and threads stay."""
+    from coachcli.store.models import Conversation, Memory, Message, UserFact
+
     conversation = session.get(Conversation, conversation_id)
     if conversation is None or conversation.user_id != user.id:
         raise NotFoundError(f"no conversation {conversation_id} for user {user.handle}.")

@@ -1,0 +1,125 @@
+"""Service-level figures, in process: appending a message, and listing task threads."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+
+def append_times(db: Path, ids: dict[str, str], reps: int, *, seed: int = 2) -> dict[str, list[float]]:
+    """Seconds per append (append_message + commit, as a chat turn does), interleaved by conversation.
+
+    After each timed append the new row is deleted (untimed), so every append lands at the same
+    position: message len+1 of its conversation.
+    """
+    from sqlalchemy import delete
+
+    from coachcli.coaching.messages import append_message
+    from coachcli.store.engine import Store
+    from coachcli.store.models import Message
+
+    store = Store(f"sqlite:///{db}")
+    rng = random.Random(seed)
+    times: dict[str, list[float]] = {name: [] for name in ids}
+    names = list(ids)
+    try:
+        for name in names:  # warm-up: connection, statement caches
+            _append_once(store, ids[name], append_message, delete, Message)
+        for _ in range(reps):
+            rng.shuffle(names)
+            for name in names:
+                times[name].append(_append_once(store, ids[name], append_message, delete, Message))
+    finally:
+        store.dispose()
+    return times
+
+
+def _append_once(store: Any, conversation_id: str, append_message: Any, delete: Any, message: Any) -> float:
+    with store.session() as session:
+        start = time.perf_counter()
+        row = append_message(session, conversation_id, "user", "How did the long run go this week?")
+        session.commit()
+        elapsed = time.perf_counter() - start
+        session.execute(delete(message).where(message.id == row.id))
+        session.commit()
+    return elapsed
+
+
+def list_times(
+    dbs: dict[str, Path], handle: str, reps: int, *, seed: int = 3
+) -> tuple[dict[str, list[float]], dict[str, Any]]:
+    """Seconds per list_task_threads call (fresh read session each), interleaved across stores.
+
+    Also returns, per store, the number of rows listed and SQLite's EXPLAIN QUERY PLAN of the
+    exact statement the service ran.
+    """
+    from sqlalchemy import event
+
+    from coachcli.coaching.conversations import find_coaching, list_task_threads, list_task_threads_of
+    from coachcli.coaching.users import find_user
+    from coachcli.store.engine import Store
+
+    stores = {name: Store(f"sqlite:///{db}") for name, db in dbs.items()}
+    targets: dict[str, tuple[Any, str]] = {}
+    info: dict[str, Any] = {}
+    try:
+        for name, store in stores.items():
+            with store.read_session() as session:
+                user = find_user(session, handle)
+                coaching = find_coaching(session, user) if user else None
+                if user is None or coaching is None:
+                    raise RuntimeError(f"store {name} has no coaching conversation for {handle}")
+                targets[name] = (user, coaching.id)
+            user, parent = targets[name]
+            info[name] = _plan(store, event, lambda s, u=user, p=parent: list_task_threads(s, u, p))
+            info[name]["one"] = _plan(store, event, lambda s: list_task_threads_of(s, handle))["plan"]
+        rng = random.Random(seed)
+        # Each store with both listings: the service of the figure, and the single query that
+        # `coach tasks list` runs (list_task_threads_of, keyed "<store>/one").
+        jobs = [(name, False) for name in stores] + [(name, True) for name in stores]
+        times: dict[str, list[float]] = {name: [] for name in stores}
+        times.update({f"{name}/one": [] for name in stores})
+        for _ in range(reps):
+            rng.shuffle(jobs)
+            for name, one in jobs:
+                user, parent = targets[name]
+                with stores[name].read_session() as session:
+                    start = time.perf_counter()
+                    if one:
+                        rows = list_task_threads_of(session, handle)
+                    else:
+                        rows = list_task_threads(session, user, parent)
+                    elapsed = time.perf_counter() - start
+                times[f"{name}/one" if one else name].append(elapsed)
+                info[name]["rows_one" if one else "rows"] = len(rows)
+    finally:
+        for store in stores.values():
+            store.dispose()
+    return times, info
+
+
+def _plan(store: Any, event: Any, run: Any) -> dict[str, Any]:
+    """Call run(session) once while capturing its query on conversations, then ask SQLite how it
+    executes exactly that SQL (EXPLAIN QUERY PLAN)."""
+    captured: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _ctx: Any, _many: bool) -> None:
+        if "conversations" in statement and "parent_id" in statement:
+            captured.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", capture)
+    try:
+        with store.read_session() as session:
+            run(session)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", capture)
+    if not captured:
+        raise RuntimeError("the listing ran no query on conversations")
+    statement, parameters = captured[-1]
+    with store.engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        plan = raw.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
+    lines = [str(row[-1]) for row in plan]
+    return {"sql": statement, "plan": lines}

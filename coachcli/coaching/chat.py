@@ -18,6 +18,7 @@ from coachcli.coaching.memories import add_note, get_summary, list_notes
 from coachcli.coaching.messages import append_message
 from coachcli.coaching.prompts import build_system_prompt
 from coachcli.coaching.specialist import ClientFactory, approve_and_run
+from coachcli.coaching.text import require_text
 from coachcli.coaching.tools import TOOLS
 from coachcli.coaching.users import get_or_create_user
 from coachcli.errors import CoachError, UsageError
@@ -93,12 +94,9 @@ class TurnResult:
 
 
 def clean_message(text: str) -> str:
-    text = text.strip()
-    if not text:
-        raise UsageError("the message is empty: say something to the coach.")
-    if len(text) > MAX_MESSAGE_LENGTH:
-        raise UsageError(f"the message is at most {MAX_MESSAGE_LENGTH} characters; this one has {len(text)}.")
-    return text
+    return require_text(
+        text, what="message", limit=MAX_MESSAGE_LENGTH, empty_hint="say something to the coach."
+    )
 
 
 class CoachingTurn:

@@ -15,6 +15,7 @@ from coachcli.coaching.conversations import create_conversation, get_or_create_c
 from coachcli.coaching.ids import by_prefix
 from coachcli.coaching.memories import add_note
 from coachcli.coaching.messages import append_message
+from coachcli.coaching.text import require_text
 from coachcli.errors import ConflictError, UsageError
 from coachcli.llm.types import Completion
 from coachcli.store.models import DISPATCH_STATUSES, Dispatch, User
@@ -25,12 +26,9 @@ FINAL = ("succeeded", "failed", "rejected")
 
 
 def clean_task(task: str) -> str:
-    task = task.strip()
-    if not task:
-        raise UsageError("the task is empty: say what the specialist should do.")
-    if len(task) > MAX_TASK_LENGTH:
-        raise UsageError(f"the task is at most {MAX_TASK_LENGTH} characters; this one has {len(task)}.")
-    return task
+    return require_text(
+        task, what="task", limit=MAX_TASK_LENGTH, empty_hint="say what the specialist should do."
+    )
 
 
 def create_dispatch(

@@ -26,23 +26,6 @@ TAIL_CPU_SHARE = 0.05
 _FENCES = ("```", "~~~")
 
 
-def split_finished(text: str) -> tuple[str, str]:
-    """(finished blocks, unfinished tail): split at the last blank line outside a code fence."""
-    in_fence = False
-    cut = 0
-    offset = 0
-    lines = text.split("\n")
-    for index, line in enumerate(lines[:-1]):  # the last line is still being written
-        offset += len(line) + 1
-        if line.lstrip().startswith(("```", "~~~")):
-            in_fence = not in_fence
-            if not in_fence:
-                cut = offset  # a closed fence is a finished block
-        elif not in_fence and not line.strip() and index > 0:
-            cut = offset
-    return text[:cut], text[cut:]
-
-
 class MarkdownStream:
     """Feed it chunks; call close() at the end (also after an interruption)."""
 
@@ -71,7 +54,7 @@ class MarkdownStream:
 
     def _print_finished(self) -> None:
         """Print the blocks finished in the tail: split at its last blank line outside a code fence
-        or after its last closing fence (as split_finished does), scanning only new lines."""
+        or after its last closing fence, scanning only the lines that arrived since the last look."""
         tail, pos, cut = self.tail, self._scanned, 0
         while (end := tail.find("\n", pos)) >= 0:
             line = tail[pos:end]

@@ -547,9 +547,7 @@ class ScriptedServer:
         """Block until at least `n` requests arrived; TimeoutError otherwise."""
         with self._cond:
             if not self._cond.wait_for(lambda: len(self.requests) >= n, timeout=timeout):
-                raise TimeoutError(
-                    f"expected {n} requests within {timeout}s, got {len(self.requests)}"
-                )
+                raise TimeoutError(f"expected {n} requests within {timeout}s, got {len(self.requests)}")
 
     def reset(self) -> None:
         """Forget queued replies and captured requests (the default reply stays)."""

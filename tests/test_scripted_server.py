@@ -132,9 +132,7 @@ def test_stream_text_with_usage(server: ScriptedServer) -> None:
 def test_stream_text_explicit_chunks(server: ScriptedServer) -> None:
     server.queue(text("abcdefghij", chunks=4))
     chunks = list(call(server, stream=True))
-    pieces = [
-        c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content
-    ]
+    pieces = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
     assert pieces == ["abc", "def", "gh", "ij"]
 
 
@@ -183,9 +181,7 @@ ERROR_CASES = [
 @pytest.mark.parametrize(
     ("reply", "exc"), ERROR_CASES, ids=["401", "429", "500", "503", "ctx", "ctx-code-only"]
 )
-def test_error_mapping(
-    server: ScriptedServer, reply: Reply, exc: type[Exception], stream: bool
-) -> None:
+def test_error_mapping(server: ScriptedServer, reply: Reply, exc: type[Exception], stream: bool) -> None:
     server.queue(reply)
     with pytest.raises(exc) as info:
         result = call(server, stream=stream)
@@ -268,9 +264,7 @@ def test_async_stream_and_broken_stream(server: ScriptedServer) -> None:
     assert raised is MidStreamFallbackError
 
 
-def test_no_stdout_banner_when_suppressed(
-    server: ScriptedServer, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_no_stdout_banner_when_suppressed(server: ScriptedServer, capsys: pytest.CaptureFixture[str]) -> None:
     server.queue(error(500))
     with pytest.raises(litellm.InternalServerError):
         call(server)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import threading
@@ -23,7 +24,16 @@ def load() -> ModuleType:
             os.environ.setdefault("LITELLM_LOG", "ERROR")
             # No redirect_stdout here: it is process-wide and would swallow the REPL's output
             # while a background thread imports. With the local cost map litellm prints nothing.
-            import litellm
+            # The cyclic collector pauses meanwhile: the import builds hundreds of thousands of
+            # long-lived objects and makes next to no garbage, yet the full collections it sets
+            # off cost about a quarter of its CPU time.
+            collecting = gc.isenabled()
+            gc.disable()
+            try:
+                import litellm
+            finally:
+                if collecting:
+                    gc.enable()
 
             litellm.suppress_debug_info = True
             litellm.set_verbose = False

@@ -51,6 +51,9 @@ class CoachGroup(TyperGroup):
                 raise
             _fail(exc)
         except TyperException as exc:  # click-style usage errors: exit 2
+            if type(exc).__name__ == "NoArgsIsHelpError":  # bare `coach`: the help, as click shows it
+                sys.stderr.write(exc.format_message() + "\n")
+                sys.exit(2)
             message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
             hint = ""
             ctx = getattr(exc, "ctx", None)

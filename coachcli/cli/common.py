@@ -48,7 +48,11 @@ def reading(app: AppState) -> Iterator[tuple[Session, User | None]]:
     from coachcli.coaching.users import find_user
 
     settings = app.settings()
-    with app.store().read_session() as session:
+    store = app.store_for_reading()
+    if store is None:  # no schema yet: nobody to find, and callers check the user first
+        yield None, None  # type: ignore[misc]
+        return
+    with store.read_session() as session:
         yield session, find_user(session, settings.user)
 
 

@@ -54,6 +54,18 @@ class AppState:
             self._migrated = True
         return self._store
 
+    def store_for_reading(self) -> Store | None:
+        """For listings: None while the database has no schema yet (it holds nothing to list),
+        so a first `coach tasks list` neither migrates nor loads Alembic."""
+        from coachcli.store.migrate import current_revision
+
+        store = self.store(migrate=False)
+        if not self._migrated:
+            if current_revision(store) is None:
+                return None
+            return self.store()  # one more cheap check, and a migration only if behind
+        return store
+
     def close(self) -> None:
         if self._store is not None:
             self._store.dispose()

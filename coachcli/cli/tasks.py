@@ -23,8 +23,11 @@ def list_cmd(
     from coachcli.coaching.conversations import list_task_threads_of
 
     app = state(ctx)
-    with app.store().read_session() as session:
-        rows = list_task_threads_of(session, app.settings().user, limit=limit)
+    store = app.store_for_reading()
+    rows = []
+    if store is not None:
+        with store.read_session() as session:
+            rows = list_task_threads_of(session, app.settings().user, limit=limit)
     if json_out:
         emit_json(
             [

@@ -46,15 +46,21 @@ def pg_template() -> Iterator[str | None]:
     from coachcli.store.engine import Store
     from coachcli.store.migrate import ensure_schema
 
+    # One template per pytest process, so several runs can share one server.
+    template = _template_name()
     admin = psycopg.connect(_libpq(base), autocommit=True)
-    admin.execute("DROP DATABASE IF EXISTS coach_template WITH (FORCE)")
-    admin.execute("CREATE DATABASE coach_template")
-    store = Store(_with_db(base, "coach_template"))
+    admin.execute(f"DROP DATABASE IF EXISTS {template} WITH (FORCE)")
+    admin.execute(f"CREATE DATABASE {template}")
+    store = Store(_with_db(base, template))
     ensure_schema(store)
     store.dispose()
     yield base
-    admin.execute("DROP DATABASE IF EXISTS coach_template WITH (FORCE)")
+    admin.execute(f"DROP DATABASE IF EXISTS {template} WITH (FORCE)")
     admin.close()
+
+
+def _template_name() -> str:
+    return f"coach_template_{os.getpid()}"
 
 
 def _libpq(url: str) -> str:
@@ -84,7 +90,7 @@ def database(
 
     name = f"coach_t{os.getpid()}_{next(_db_counter)}"
     with psycopg.connect(_libpq(pg_template), autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name} TEMPLATE coach_template")
+        admin.execute(f"CREATE DATABASE {name} TEMPLATE {_template_name()}")
     url = _with_db(pg_template, name)
     monkeypatch.setenv("COACH_DATABASE_URL", url)
     yield url

@@ -12,7 +12,13 @@ from coachcli.errors import StoreError
 from coachcli.store.engine import Store
 
 # Oldest first; the last one is the head this package writes. A test checks it against Alembic.
-KNOWN_REVISIONS: tuple[str, ...] = ("0001_initial",)
+KNOWN_REVISIONS: tuple[str, ...] = (
+    "0001_initial",
+    "0002_fact_history",
+    "0003_goals_progress",
+    "0004_search_index",
+    "0005_usage_ledger",
+)
 SCHEMA_HEAD = KNOWN_REVISIONS[-1]
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _PG_MIGRATION_LOCK = 7_244_163_001  # any constant: serialises concurrent first runs on PostgreSQL

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     CheckConstraint,
     Column,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -47,6 +48,10 @@ DISPATCH_STATUSES = (
     "interrupted",
 )
 PROPOSERS = ("operator", "coach")
+MESSAGE_KINDS = ("checkin",)  # NULL: an ordinary message
+GOAL_STATUSES = ("active", "done", "dropped")
+PROGRESS_SOURCES = ("manual", "coach")
+CHECKIN_STATUSES = ("running", "done", "failed")
 
 
 ONE_COACHING = text("type = 'coaching'")  # the partial unique index's condition
@@ -125,6 +130,7 @@ class Message(SQLModel, table=True):
         UniqueConstraint("conversation_id", "position"),
         CheckConstraint(_in("role", MESSAGE_ROLES), name="role"),
         CheckConstraint(_in("status", MESSAGE_STATUSES), name="status"),
+        CheckConstraint(_in("kind", MESSAGE_KINDS), name="kind"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
@@ -144,6 +150,8 @@ class Message(SQLModel, table=True):
     input_tokens: int | None = None
     output_tokens: int | None = None
     cost_usd: float | None = None
+    # `checkin` marks a message the coach wrote unasked (coach checkin); NULL for everything else.
+    kind: str | None = Field(default=None, sa_column=Column(String(16), nullable=True))
     created_at: datetime = _created()
 
 
@@ -247,4 +255,72 @@ class Dispatch(SQLModel, table=True):
     created_at: datetime = _created()
     updated_at: datetime = _created()
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+
+
+class Goal(SQLModel, table=True):
+    """What the person is working towards; theirs like facts, so `coach reset` keeps it."""
+
+    __tablename__ = "goals"
+    __table_args__ = (
+        CheckConstraint(_in("status", GOAL_STATUSES), name="status"),
+        Index("ix_goals_user_status", "user_id", "status"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    user_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    why: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    due: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
+    status: str = Field(default="active", sa_column=Column(String(16), nullable=False))
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+
+
+class Progress(SQLModel, table=True):
+    """A progress note, about one goal or none; it outlives a dropped or deleted goal."""
+
+    __tablename__ = "progress"
+    __table_args__ = (
+        CheckConstraint(_in("source", PROGRESS_SOURCES), name="source"),
+        Index("ix_progress_user_created", "user_id", "created_at"),
+        Index("ix_progress_goal_created", "goal_id", "created_at"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    user_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    goal_id: str | None = Field(
+        default=None,
+        sa_column=Column(String(36), ForeignKey("goals.id", ondelete="SET NULL"), nullable=True),
+    )
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    source: str = Field(default="manual", sa_column=Column(String(16), nullable=False))
+    created_at: datetime = _created()
+
+
+class Checkin(SQLModel, table=True):
+    """One check-in attempt: the row is claimed before the model is called, so racing
+    `coach checkin --if-due` runs produce one check-in. Kept by reset (the schedule is the user's)."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (
+        CheckConstraint(_in("status", CHECKIN_STATUSES), name="status"),
+        Index("ix_checkins_user_started", "user_id", "started_at"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    user_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    status: str = Field(default="running", sa_column=Column(String(16), nullable=False))
+    message_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("messages.id", ondelete="SET NULL"), nullable=True),
+    )
+    started_at: datetime = _created()
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)

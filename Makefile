@@ -18,11 +18,11 @@ install: $(STAMP)
 chat: $(STAMP)
 	@$(BIN)/coach chat $(ARGS)
 
-## Lint, then the whole suite (SQLite, and PostgreSQL on a throwaway local server).
+## The whole suite: SQLite, then PostgreSQL on a throwaway local server.
 test: $(STAMP)
-	$(BIN)/ruff check coachcli tests benchmarks
 	$(BIN)/python tests/run_tests.py $(ARGS)
 
+## ruff (lint and format) and mypy.
 lint: $(STAMP)
 	$(BIN)/ruff check coachcli tests benchmarks
 	$(BIN)/ruff format --check coachcli tests benchmarks

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import random
 import time
 from pathlib import Path
 from typing import Any
+
+from core import interleave
 
 
 def append_times(db: Path, ids: dict[str, str], reps: int, *, seed: int = 2) -> dict[str, list[float]]:
@@ -21,19 +22,14 @@ def append_times(db: Path, ids: dict[str, str], reps: int, *, seed: int = 2) -> 
     from coachcli.store.models import Message
 
     store = Store(f"sqlite:///{db}")
-    rng = random.Random(seed)
-    times: dict[str, list[float]] = {name: [] for name in ids}
-    names = list(ids)
     try:
-        for name in names:  # warm-up: connection, statement caches
-            _append_once(store, ids[name], append_message, delete, Message)
-        for _ in range(reps):
-            rng.shuffle(names)
-            for name in names:
-                times[name].append(_append_once(store, ids[name], append_message, delete, Message))
+        jobs = {
+            name: (lambda cid=cid: _append_once(store, cid, append_message, delete, Message))
+            for name, cid in ids.items()
+        }
+        return interleave(jobs, reps, seed=seed)
     finally:
         store.dispose()
-    return times
 
 
 def _append_once(store: Any, conversation_id: str, append_message: Any, delete: Any, message: Any) -> float:
@@ -75,25 +71,23 @@ def list_times(
             user, parent = targets[name]
             info[name] = _plan(store, event, lambda s, u=user, p=parent: list_task_threads(s, u, p))
             info[name]["one"] = _plan(store, event, lambda s: list_task_threads_of(s, handle))["plan"]
-        rng = random.Random(seed)
+
         # Each store with both listings: the service of the figure, and the single query that
         # `coach tasks list` runs (list_task_threads_of, keyed "<store>/one").
-        jobs = [(name, False) for name in stores] + [(name, True) for name in stores]
-        times: dict[str, list[float]] = {name: [] for name in stores}
-        times.update({f"{name}/one": [] for name in stores})
-        for _ in range(reps):
-            rng.shuffle(jobs)
-            for name, one in jobs:
-                user, parent = targets[name]
-                with stores[name].read_session() as session:
-                    start = time.perf_counter()
-                    if one:
-                        rows = list_task_threads_of(session, handle)
-                    else:
-                        rows = list_task_threads(session, user, parent)
-                    elapsed = time.perf_counter() - start
-                times[f"{name}/one" if one else name].append(elapsed)
-                info[name]["rows_one" if one else "rows"] = len(rows)
+        def listing(name: str, one: bool) -> float:
+            user, parent = targets[name]
+            with stores[name].read_session() as session:
+                start = time.perf_counter()
+                rows = (
+                    list_task_threads_of(session, handle) if one else list_task_threads(session, user, parent)
+                )
+                elapsed = time.perf_counter() - start
+            info[name]["rows_one" if one else "rows"] = len(rows)
+            return elapsed
+
+        jobs = {name: (lambda n=name: listing(n, False)) for name in stores}
+        jobs.update({f"{name}/one": (lambda n=name: listing(n, True)) for name in stores})
+        times = interleave(jobs, reps, seed=seed, warmup=False)
     finally:
         for store in stores.values():
             store.dispose()

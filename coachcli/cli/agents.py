@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from coachcli.cli.common import JsonOpt, writing
-from coachcli.cli.output import emit_json, out
+from coachcli.cli.output import emit_json, out, print_columns, styled
 from coachcli.cli.state import state
 from coachcli.errors import UsageError
 
@@ -39,16 +39,12 @@ def list_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     if json_out:
         emit_json([agent_json(s) for s in specs])
         return
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for name in ("NAME", "DISPLAY NAME", "MODEL", "DESCRIPTION"):
-        table.add_column(name, no_wrap=name != "DESCRIPTION")
-    for s in specs:
-        model = s.model or "default"
-        table.add_row(s.name + (" *" if s.builtin else ""), s.display_name, model, s.description)
-    out().print(table)
-    out().print("[dim]* built in[/dim]")
+    rows = [
+        [s.name + (" *" if s.builtin else ""), s.display_name, s.model or "default", s.description]
+        for s in specs
+    ]
+    print_columns(("NAME", "DISPLAY NAME", "MODEL", "DESCRIPTION"), rows)
+    out().print("* built in", style="dim")
 
 
 @agents_app.command("show")
@@ -66,11 +62,12 @@ def show_cmd(
         emit_json(agent_json(spec, full=True))
         return
     console = out()
-    console.print(f"[bold]{spec.display_name}[/bold] ({spec.name}{', built in' if spec.builtin else ''})")
-    console.print(spec.description, markup=False)
-    console.print(f"[dim]model: {spec.model or 'the default model'}[/dim]")
+    builtin = ", built in" if spec.builtin else ""
+    console.print(styled((spec.display_name, "bold"), f" ({spec.name}{builtin})"))
+    console.print(spec.description)
+    console.print(f"model: {spec.model or 'the default model'}", style="dim")
     console.print()
-    console.print(spec.system_prompt, markup=False)
+    console.print(spec.system_prompt)
 
 
 @agents_app.command("add")
@@ -108,7 +105,7 @@ def add_cmd(
     if json_out:
         emit_json(agent_json(spec))
         return
-    out().print(f"Added agent {spec.name} ({spec.display_name}).", markup=False)
+    out().print(f"Added agent {spec.name} ({spec.display_name}).")
 
 
 @agents_app.command("rm")
@@ -125,7 +122,7 @@ def rm_cmd(
     if json_out:
         emit_json({"removed": name})
         return
-    out().print(f"Removed agent {name}.", markup=False)
+    out().print(f"Removed agent {name}.")
 
 
 def register(app: typer.Typer) -> None:

@@ -28,6 +28,11 @@ COMMANDS = {
     "dispatches": "dispatches",
     "facts": "facts",
     "agents": "agents",
+    "goals": "goals",
+    "log": "log",
+    "checkin": "checkin",
+    "review": "review",
+    "status": "status",
     "config": "config_cmd",
     "db": "db",
 }
@@ -78,6 +83,23 @@ class RootGroup(CoachGroup):
 
     def list_commands(self, ctx: Context) -> list[str]:
         return list(self.commands)  # the names only: nothing is built to list them
+
+    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Arguments that are not UTF-8 (Python keeps them as surrogate escapes) are exit 2, up front."""
+        import sys
+
+        from coachcli.cli.common import check_text
+        from coachcli.cli.output import error_line
+        from coachcli.errors import UsageError
+
+        given = sys.argv[1:] if args is None else list(args)
+        try:
+            for position, arg in enumerate(given, 1):
+                check_text(arg, what=f"argument {position}")
+        except UsageError as exc:
+            error_line(str(exc))
+            sys.exit(exc.exit_code)
+        return super().main(given, *rest, **kwargs)
 
 
 app = typer.Typer(

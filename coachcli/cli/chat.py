@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from coachcli.cli.common import ApiBaseOpt, JsonOpt, ModelOpt
+from coachcli.cli.common import ApiBaseOpt, JsonOpt, ModelOpt, read_stdin
 from coachcli.cli.output import emit_json, err
 from coachcli.cli.state import AppState, state
 from coachcli.errors import UsageError
@@ -60,7 +60,7 @@ def chat_cmd(
 
         Repl(app).run()
         return
-    text = message if message is not None else sys.stdin.read()
+    text = message if message is not None else read_stdin()
     if not text.strip():
         raise UsageError("the message is empty: pass MESSAGE or pipe text on stdin.")
     from coachcli.cli.chat_events import NoticeEvents, PlainEvents, TerminalEvents

@@ -6,10 +6,9 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
 from rich.panel import Panel
 
-from coachcli.cli.output import err, out
+from coachcli.cli.output import err, out, styled, write_text
 from coachcli.coaching.chat import Decision, QuietEvents
 
 if TYPE_CHECKING:  # Markdown rendering (markdown-it, Pygments) loads only when a reply is shown on a terminal
@@ -23,7 +22,7 @@ class PlainEvents(QuietEvents):
         self.wrote = False
 
     def text(self, piece: str) -> None:
-        sys.stdout.write(piece)
+        write_text(piece)
         sys.stdout.flush()
         self.wrote = True
 
@@ -35,18 +34,19 @@ class PlainEvents(QuietEvents):
 
     def fact_saved(self, text: str, created: bool) -> None:
         self.finish()
-        err().print(f"[green]✓[/green] {'Saved' if created else 'Updated'} fact: {escape(text)}")
+        err().print(styled(("✓", "green"), f" {'Saved' if created else 'Updated'} fact: {text}"))
 
     def memory_saved(self, text: str) -> None:
         self.finish()
-        err().print(f"[dim]✓ Noted: {escape(text)}[/dim]")
+        err().print(f"✓ Noted: {text}", style="dim")
 
     def proposal(self, dispatch: Any, display_name: str) -> Decision:
         self.finish()
         short = dispatch.id[:8]
         err().print(
-            f"[yellow]Proposed:[/yellow] the {escape(display_name)} could do: {escape(dispatch.task)}\n"
-            f"  approve: coach dispatches approve {short}   reject: coach dispatches reject {short}"
+            styled(("Proposed:", "yellow"), f" the {display_name} could do: {dispatch.task}\n"),
+            f"  approve: coach dispatches approve {short}   reject: coach dispatches reject {short}",
+            sep="",
         )
         return Decision("later")
 
@@ -97,8 +97,8 @@ class TerminalEvents(PlainEvents):
         preview = " ".join((outcome.result or "").split())[:280]
         err().print(
             Panel(
-                f"{escape(preview)}\n\n[bold]Task thread {thread}[/bold] · coach tasks show {thread}",
-                title=f"{outcome.agent} · {outcome.status}",
+                styled(f"{preview}\n\n", (f"Task thread {thread}", "bold"), f" · coach tasks show {thread}"),
+                title=styled(f"{outcome.agent} · {outcome.status}"),
                 border_style="green",
             )
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -16,6 +16,18 @@ if TYPE_CHECKING:  # the store stack loads only when a command opens the databas
     from coachcli.store.models import User
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+# Counts (--limit, -n, --days …) stay far below what a database integer holds, so a huge number is
+# a usage error (exit 2) naming the range, never an overflow deep in a query.
+MAX_COUNT = 1_000_000
+
+
+def count_option(*names: str, help: str, minimum: int = 1) -> Any:
+    """A whole-number option bounded to [minimum, MAX_COUNT]; use it for every int option."""
+    return typer.Option(*names, min=minimum, max=MAX_COUNT, help=help)
+
+
+LimitOpt = Annotated[int | None, count_option("--limit", "-n", help="Show at most N.")]
 ModelOpt = Annotated[
     str | None,
     typer.Option("--model", "-m", help="litellm model name [env: COACH_MODEL]", show_default=False),
@@ -69,3 +81,41 @@ def client_factory(settings: Settings) -> Callable[[str | None], object]:
         return cache[name]
 
     return client_for
+
+
+def read_stdin() -> str:
+    """All of standard input as text; bytes that are not UTF-8 are a usage error, not a crash."""
+    import sys
+
+    from coachcli.errors import UsageError
+
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is None:  # a text stream without bytes underneath (tests): check what it decoded
+        return check_text(sys.stdin.read(), what="standard input")
+    data = buffer.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"standard input is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}): "
+            "convert it to UTF-8 first, e.g. with iconv."
+        ) from None
+
+
+def check_text(text: str, *, what: str) -> str:
+    """`text` unchanged, or a UsageError if it holds undecodable bytes (surrogate escapes)."""
+    from coachcli.errors import UsageError
+
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        try:
+            raw = text.encode("utf-8", "surrogateescape")  # the bytes as typed, for the message
+        except UnicodeEncodeError:
+            raw = text.encode("utf-8", "backslashreplace")
+        shown = raw[:60].decode("utf-8", "backslashreplace")
+        raise UsageError(
+            f"{what} is not valid UTF-8 (at character {exc.start + 1}: '{shown}'): "
+            "type it again or convert it to UTF-8."
+        ) from None
+    return text

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from coachcli.cli.common import JsonOpt
-from coachcli.cli.output import emit_json, out
+from coachcli.cli.output import emit_json, out, styled
 from coachcli.cli.state import state
 from coachcli.config import CONFIG_KEYS, coerce, write_config_value
 
@@ -35,10 +35,10 @@ def show_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
         )
         return
     console = out()
-    console.print(f"[dim]config file: {settings.config_path}[/dim]")
+    console.print(f"config file: {settings.config_path}", style="dim")
     for key, value in values.items():
         shown = "-" if value is None else str(value)
-        console.print(f"{key:15} {shown}  [dim]({settings.sources.get(key)})[/dim]", highlight=False)
+        console.print(styled(f"{key:15} {shown}  ", (f"({settings.sources.get(key)})", "dim")))
 
 
 @config_app.command("set")

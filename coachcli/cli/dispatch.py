@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from coachcli.cli.common import ApiBaseOpt, JsonOpt, ModelOpt, client_factory, writing
-from coachcli.cli.output import emit_json, err, note, out
+from coachcli.cli.output import emit_json, err, note, out, styled, write_text
 from coachcli.cli.progress import working
 from coachcli.cli.state import state
 from coachcli.errors import CoachError
@@ -35,11 +35,15 @@ def render_outcome(outcome: Any, *, streamed: bool = False) -> None:
         if console.is_terminal:
             console.print(Markdown(outcome.result))
         else:
-            sys.stdout.write(outcome.result.rstrip("\n") + "\n")
+            write_text(outcome.result.rstrip("\n") + "\n")
     err().print(
         Panel.fit(
-            f"[bold]{outcome.agent}[/bold] finished · task thread [bold]{outcome.task_thread_id}[/bold]\n"
-            f"See it again with: coach tasks show {outcome.task_thread_id[:8]}",
+            styled(
+                (outcome.agent, "bold"),
+                " finished · task thread ",
+                (outcome.task_thread_id, "bold"),
+                f"\nSee it again with: coach tasks show {outcome.task_thread_id[:8]}",
+            ),
             border_style="green",
         )
     )
@@ -75,7 +79,7 @@ def dispatch_cmd(
     if stream and not json_out:
 
         def on_text(piece: str) -> None:
-            sys.stdout.write(piece)
+            write_text(piece)
             sys.stdout.flush()
 
     with writing(app) as (session, user):

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from coachcli.cli.common import ApiBaseOpt, JsonOpt, ModelOpt, client_factory, writing
 from coachcli.cli.dispatch import outcome_json, render_outcome
-from coachcli.cli.output import emit_json, iso, out, short_id, when
+from coachcli.cli.output import emit_json, iso, out, short_id, styled, when
 from coachcli.cli.progress import working
 from coachcli.cli.state import state
 
@@ -55,10 +54,10 @@ def list_cmd(
         table.add_column(name, no_wrap=name != "TASK")
     for d in rows:
         colour = colours.get(d.status, "")
-        state_text = f"[{colour}]{d.status}[/{colour}]" if colour else d.status
-        task = escape(d.task if len(d.task) <= 100 else d.task[:99] + "…")
+        state_text = styled((d.status, colour))
+        task = styled(d.task if len(d.task) <= 100 else d.task[:99] + "…")
         if d.error and d.status in ("failed", "interrupted"):
-            task += f"\n[red]{escape(d.error[:200])}[/red]"
+            task.append_text(styled(("\n" + d.error[:200], "red")))
         table.add_row(short_id(d.id), state_text, d.agent, d.proposed_by, when(d.created_at), task)
     out().print(table)
 

@@ -6,14 +6,14 @@ from typing import Annotated
 
 import typer
 
-from coachcli.cli.common import JsonOpt, reading
-from coachcli.cli.output import emit_json, iso, out, when
+from coachcli.cli.common import JsonOpt, count_option, reading
+from coachcli.cli.output import emit_json, iso, out, styled, when, write_text
 from coachcli.cli.state import state
 
 
 def history_cmd(
     ctx: typer.Context,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Show the last N messages.")] = 20,
+    limit: Annotated[int, count_option("--limit", "-n", help="Show the last N messages.")] = 20,
     json_out: JsonOpt = False,
 ) -> None:
     """Show the coaching conversation, newest last."""
@@ -41,14 +41,17 @@ def history_cmd(
     if not shown:
         out().print('No conversation yet. Start one with: coach chat "Hello"')
         return
-    from rich.markdown import Markdown
-
     console = out()
     for m in shown:
         label = "you" if m.role == "user" else "coach"
         mark = " (interrupted)" if m.status == "interrupted" else ""
-        console.print(f"[bold]{label}[/bold] [dim]{when(m.created_at)}{mark}[/dim]")
-        console.print(Markdown(m.content) if m.role == "assistant" else m.content, markup=False)
+        console.print(styled((label, "bold"), " ", (f"{when(m.created_at)}{mark}", "dim")))
+        if not console.is_terminal:  # a pipe gets the text as written, never re-wrapped
+            write_text(m.content.rstrip("\n") + "\n\n")
+            continue
+        from rich.markdown import Markdown
+
+        console.print(Markdown(m.content) if m.role == "assistant" else m.content)
         console.print()
 
 

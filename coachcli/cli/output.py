@@ -1,25 +1,126 @@
-"""Rendering helpers: JSON documents on stdout, messages and errors on stderr."""
+"""Rendering helpers: JSON documents on stdout, messages and errors on stderr.
+
+Everything a person or a model wrote is printed literally: the consoles never read markup or
+emoji codes, and control characters (ESC, other C0/C1 controls, bidi overrides) are shown as
+visible symbols instead of reaching the terminal. Our own styling goes through `styled()` or
+`style=`, never through markup in a string. Off a terminal nothing is wrapped or cropped.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+from rich.console import Console, RenderHook
+
+if TYPE_CHECKING:
+    from rich.console import ConsoleOptions, RenderableType, RenderResult
+    from rich.measure import Measurement
+    from rich.text import Text
+
+# C0 controls except tab and newline, DEL, C1 controls, and the bidi overrides/isolates that can
+# make a terminal show text in another order than it is stored.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_OR_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _symbol(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)  # ␛ for ESC, ␀ for NUL, ␊ for a newline inside one line…
+    if code == 0x7F:
+        return "\u2421"  # ␡
+    return f"<U+{code:04X}>"
+
+
+def visible(text: str, *, one_line: bool = False) -> str:
+    """`text` with control characters replaced by visible symbols (the stored text is unchanged).
+
+    Newlines and tabs stay, unless `one_line` (a table cell): then they are shown as symbols too.
+    """
+    if one_line:
+        return _CONTROL_OR_LINE.sub(_symbol, text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    return _CONTROL.sub(_symbol, text)
+
+
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """One line of literal text with our own styling: `styled(("coach", "bold"), " · ", name)`."""
+    from rich.text import Text
+
+    line = Text()
+    for part in parts:
+        if isinstance(part, tuple):
+            line.append(visible(part[0]), style=part[1])
+        else:
+            line.append(visible(part))
+    return line
+
+
+class _Visible:
+    """Wraps a renderable so every piece of text it yields has its control characters shown."""
+
+    def __init__(self, inner: RenderableType) -> None:
+        self.inner = inner
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from rich.segment import Segment
+
+        for segment in console.render(self.inner, options):
+            text, style, control = segment
+            if control is None and _CONTROL.search(text):
+                yield Segment(visible(text), style)
+            else:
+                yield segment
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        from rich.measure import Measurement
+
+        return Measurement.get(console, options, self.inner)
+
+
+class _ShowControls(RenderHook):
+    def process_renderables(self, renderables: list[Any]) -> list[Any]:
+        return [_Visible(r) for r in renderables]
+
+
+class SafeConsole(Console):
+    """A Console that prints strings literally and never wraps or crops off a terminal."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(markup=False, emoji=False, highlight=False, **kwargs)
+        self.push_render_hook(_ShowControls())
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        kwargs.update(markup=False, emoji=False)  # even when a caller asks for markup
+        return super().render_str(visible(text), **kwargs)
+
+    def print(self, *objects: Any, soft_wrap: bool | None = None, **kwargs: Any) -> None:
+        if soft_wrap is None:
+            soft_wrap = not self.is_terminal  # a pipe gets whole lines: no wrapping, no cropping
+        super().print(*objects, soft_wrap=soft_wrap, **kwargs)
 
 
 @cache
 def out() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    return SafeConsole()
 
 
 @cache
 def err() -> Console:
-    return Console(stderr=True, highlight=False)
+    return SafeConsole(stderr=True)
+
+
+def write_text(text: str) -> None:
+    """Raw text on stdout (streamed model output, plain results), with control characters shown."""
+    sys.stdout.write(visible(text))
 
 
 def iso(value: datetime | None) -> str | None:
@@ -27,8 +128,14 @@ def iso(value: datetime | None) -> str | None:
 
 
 def emit_json(document: Any) -> None:
-    """Exactly one JSON document on stdout, nothing else."""
-    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2, default=_default) + "\n")
+    """Exactly one JSON document on stdout, nothing else.
+
+    json.dumps escapes C0 controls; DEL, C1 controls and bidi overrides are escaped here too
+    (the same JSON value), so no raw control sequence reaches a terminal.
+    """
+    text = json.dumps(document, ensure_ascii=False, indent=2, default=_default)
+    text = _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
 
 
@@ -40,11 +147,11 @@ def _default(value: Any) -> Any:
 
 def note(message: str) -> None:
     """A status line for people; on stderr so stdout stays clean for pipes."""
-    err().print(message, markup=False, style="dim")
+    err().print(message, style="dim")
 
 
 def error_line(message: str) -> None:
-    text = " ".join(str(message).split())
+    text = visible(" ".join(str(message).split()))
     sys.stderr.write(f"Error: {text}\n")
     sys.stderr.flush()
 
@@ -60,20 +167,23 @@ def when(value: datetime | None) -> str:
 
 
 def print_columns(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """Aligned columns, like a borderless Rich Table, with the last column wrapped to the width.
+    """Aligned columns, like a borderless Rich Table: one record per line.
 
-    Rich's Table lays out every cell through its measuring engine: about a millisecond per row,
-    a quarter of a second for 200 task threads. Plain padding draws the same picture in a few
-    milliseconds. Cells are text, never markup.
+    On a terminal the last column is wrapped to its width; off a terminal nothing is wrapped, so
+    `| grep` and `| cut` see whole records. Rich's Table lays out every cell through its measuring
+    engine: about a millisecond per row, a quarter of a second for 200 task threads. Plain padding
+    draws the same picture in a few milliseconds. Cells are text, never markup; control characters
+    (and newlines, which would split a record) are shown as symbols.
     """
     from rich.cells import cell_len
     from rich.text import Text
 
     console = out()
+    rows = [[visible(cell, one_line=True) for cell in row] for row in rows]
     last = len(headers) - 1
     widths = [max([cell_len(h)] + [cell_len(r[i]) for r in rows]) for i, h in enumerate(headers)]
     indent = sum(widths[:last]) + 2 * last
-    room = max(console.width - indent, 20)
+    room = max(console.width - indent, 20) if console.is_terminal else None
 
     def line(cells: Sequence[str]) -> str:
         padded = [c + " " * (widths[i] - cell_len(c)) for i, c in enumerate(cells[:last])]
@@ -81,13 +191,20 @@ def print_columns(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None
 
     body: list[str] = []
     for row in rows:
-        first, *more = _wrap(row[last], room)
+        first, *more = _wrap(row[last], room) if room is not None else [row[last]]
         body.append(line([*row[:last], first]))
         body.extend(" " * indent + part for part in more)
-    console.print(Text(line(headers), style="bold"), soft_wrap=True, highlight=False)
+    console.print(Text(line(headers), style="bold"), soft_wrap=True)
     if body:  # already laid out: written as is, not passed through Rich's renderer line by line
         console.file.write("\n".join(body) + "\n")
         console.file.flush()
+
+
+def print_lines(lines: Iterable[Text | str]) -> None:
+    """Several records, one per line, on stdout."""
+    console = out()
+    for item in lines:
+        console.print(item)
 
 
 def _wrap(text: str, width: int) -> list[str]:

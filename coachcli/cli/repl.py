@@ -8,9 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
-
-from coachcli.cli.output import err, error_line, out
+from coachcli.cli.output import err, error_line, out, styled
 from coachcli.errors import CoachError
 
 if TYPE_CHECKING:  # the coaching turn and its imports load after the prompt is up
@@ -71,9 +69,9 @@ class Repl:
 
         err().print(
             Panel(
-                escape(dispatch.task),
-                title=f"The coach proposes: {escape(display_name)} ({dispatch.agent})",
-                subtitle=f"dispatch {dispatch.id[:8]}",
+                styled(dispatch.task),
+                title=styled(f"The coach proposes: {display_name} ({dispatch.agent})"),
+                subtitle=styled(f"dispatch {dispatch.id[:8]}"),
                 border_style="yellow",
             )
         )
@@ -117,9 +115,9 @@ class Repl:
         self.app.store()
         self.readline = _setup_readline(self.history)
         err().print(
-            f"[bold]coach[/bold] · {escape(self.settings.user)} · {escape(self.settings.model)} · "
+            styled(("coach", "bold"), f" · {self.settings.user} · {self.settings.model} · "),
             "/help for commands, Ctrl-D to leave",
-            highlight=False,
+            sep="",
         )
         # litellm loads while the user types. Started only now: a thread importing it holds the
         # GIL most of the time, so started earlier it would slow everything up to the prompt.
@@ -158,7 +156,7 @@ class Repl:
             events.finish()
         except (ReplyInterrupted, KeyboardInterrupt):
             events.finish()
-            err().print("[dim](interrupted: what was shown is saved)[/dim]")
+            err().print("(interrupted: what was shown is saved)", style="dim")
         except CoachError as exc:
             events.finish()
             error_line(str(exc))
@@ -169,7 +167,7 @@ class Repl:
         if name in ("/exit", "/quit"):
             return "exit"
         if name == "/help":
-            err().print(HELP, markup=False)
+            err().print(HELP)
         elif name == "/tasks":
             self._show_tasks()
         elif name == "/facts":
@@ -191,7 +189,7 @@ class Repl:
         if not rows:
             err().print("No task threads yet.")
         for row in rows:
-            err().print(f"{short_id(row.id)}  {when(row.created_at)}  {escape(row.title or '')}")
+            err().print(f"{short_id(row.id)}  {when(row.created_at)}  {row.title or ''}")
 
     def _show_facts(self) -> None:
         from coachcli.cli.common import reading
@@ -203,7 +201,7 @@ class Repl:
         if not facts:
             err().print("No facts yet.")
         for fact in facts:
-            err().print(f"{short_id(fact.id)}  {escape(fact.text)}")
+            err().print(f"{short_id(fact.id)}  {fact.text}")
 
     def _reset(self) -> None:
         from coachcli.cli.reset import do_reset

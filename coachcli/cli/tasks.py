@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from coachcli.cli.common import JsonOpt, reading
-from coachcli.cli.output import emit_json, iso, out, print_columns, short_id, when
+from coachcli.cli.common import JsonOpt, LimitOpt, reading
+from coachcli.cli.output import emit_json, iso, out, print_columns, short_id, visible, when
 from coachcli.cli.state import state
 
 tasks_app = typer.Typer(help="Task threads: finished dispatches, each a child of the coaching conversation.")
@@ -17,7 +17,7 @@ tasks_app = typer.Typer(help="Task threads: finished dispatches, each a child of
 def list_cmd(
     ctx: typer.Context,
     json_out: JsonOpt = False,
-    limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Show at most N.")] = None,
+    limit: LimitOpt = None,
 ) -> None:
     """Task threads under your coaching conversation, newest first."""
     from coachcli.coaching.conversations import list_task_threads_of
@@ -90,11 +90,11 @@ def show_cmd(
     from rich.rule import Rule
 
     console = out()
-    console.print(f"[bold]{thread.title or 'Task thread'}[/bold]")
-    console.print(f"[dim]{thread.id} · {when(thread.created_at)}[/dim]")
+    console.print(thread.title or "Task thread", style="bold")
+    console.print(f"{thread.id} · {when(thread.created_at)}", style="dim")
     for m in messages:
         console.print(Rule(m.role, align="left", style="dim"))
-        console.print(Markdown(m.content) if m.role == "assistant" else m.content, markup=False)
+        console.print(Markdown(visible(m.content)) if m.role == "assistant" else m.content)
 
 
 def register(app: typer.Typer) -> None:

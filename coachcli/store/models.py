@@ -55,6 +55,12 @@ CHECKIN_STATUSES = ("running", "done", "failed")
 
 
 ONE_COACHING = text("type = 'coaching'")  # the partial unique index's condition
+CURRENT_FACT = text("superseded_at IS NULL")  # facts not replaced by a correction
+# Partial indexes and their conditions; postgresql_options() gives PostgreSQL the same ones.
+PARTIAL_INDEXES = {
+    "uq_conversations_one_coaching_per_user": ONE_COACHING,
+    "uq_user_facts_current": CURRENT_FACT,
+}
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -105,16 +111,17 @@ class Conversation(SQLModel, table=True):
 
 
 def postgresql_options() -> None:
-    """Give the partial unique index its PostgreSQL condition, before the models meet PostgreSQL.
+    """Give the partial indexes their PostgreSQL condition, before the models meet PostgreSQL.
 
     Written in the Index itself, `postgresql_where` makes SQLAlchemy import its whole PostgreSQL
     dialect (and the modules of four drivers) whenever the models load: about 60 ms of every
     SQLite command's start. The Store calls this for a PostgreSQL URL; create_all does too.
     """
-    table: Any = Conversation.__table__
-    index = next(i for i in table.indexes if i.name == "uq_conversations_one_coaching_per_user")
-    if index.dialect_options["postgresql"]["where"] is None:
-        index.dialect_kwargs["postgresql_where"] = ONE_COACHING
+    for table in (Conversation.__table__, UserFact.__table__):
+        for index in table.indexes:  # type: ignore[attr-defined]
+            condition = PARTIAL_INDEXES.get(index.name)
+            if condition is not None and index.dialect_options["postgresql"]["where"] is None:
+                index.dialect_kwargs["postgresql_where"] = condition
 
 
 @event.listens_for(SQLModel.metadata, "before_create")
@@ -158,8 +165,10 @@ class Message(SQLModel, table=True):
 class UserFact(SQLModel, table=True):
     __tablename__ = "user_facts"
     __table_args__ = (
-        # `normalized` folds case, spacing and end punctuation so restatements are not duplicates.
-        UniqueConstraint("user_id", "normalized"),
+        # `normalized` folds case, spacing and end punctuation: no duplicates among current facts.
+        # Replaced facts stay as history (superseded_at, superseded_by) outside the rule.
+        Index("uq_user_facts_current", "user_id", "normalized", unique=True, sqlite_where=CURRENT_FACT),
+        Index("ix_user_facts_user_created", "user_id", "created_at"),
         CheckConstraint(_in("source", FACT_SOURCES), name="source"),
     )
 
@@ -172,6 +181,14 @@ class UserFact(SQLModel, table=True):
     source: str = Field(default="manual", sa_column=Column(String(16), nullable=False))
     created_at: datetime = _created()
     updated_at: datetime = _created()
+    # Set when a correction replaced this fact: when, and by which fact (kept as history).
+    superseded_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    superseded_by: str | None = Field(
+        default=None,
+        sa_column=Column(
+            String(36), ForeignKey("user_facts.id", ondelete="SET NULL"), nullable=True, index=True
+        ),
+    )
 
 
 class Memory(SQLModel, table=True):

@@ -1,0 +1,283 @@
+"""Goals and progress notes: what the person works towards, and what they did about it.
+
+Both belong to the user like facts (reset keeps them). A goal is looked up by id or a unique
+prefix among the user's own goals only, so nobody can see or close another person's goal.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from coachcli.coaching.facts import normalize
+from coachcli.coaching.ids import by_prefix
+from coachcli.coaching.text import require_text
+from coachcli.errors import ConflictError, UsageError
+from coachcli.store.models import GOAL_STATUSES, PROGRESS_SOURCES, Goal, Progress, User
+from coachcli.store.types import utcnow
+
+MAX_TITLE_LENGTH = 200
+MAX_WHY_LENGTH = 2_000
+MAX_PROGRESS_LENGTH = 4_000
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_RELATIVE = re.compile(r"^\+\s*(\d{1,4})\s*([dw])$", re.IGNORECASE)
+DUE_HINT = "use YYYY-MM-DD, +30d, +4w or words like 'next friday'."
+
+
+@dataclass
+class GoalRow:
+    """A goal with what a listing shows about its progress."""
+
+    goal: Goal
+    progress_count: int
+    last_progress_at: datetime | None
+
+
+def local_today() -> date:
+    """Due dates are days on the person's own calendar, so 'today' is the local date."""
+    return datetime.now().astimezone().date()
+
+
+def parse_due(text: str, *, today: date | None = None) -> date:
+    """A due date from YYYY-MM-DD, +30d / +4w, or words ('next friday', 'in 3 weeks', 'Dec 24').
+
+    Words go to dateparser, imported only then (about 0.2 s); the others cost nothing. A date
+    that cannot be read, or one already past, is a UsageError (exit 2).
+    """
+    today = today or local_today()
+    cleaned = " ".join(text.split())
+    if not cleaned:
+        raise UsageError(f"the due date is empty: {DUE_HINT}")
+    relative = _RELATIVE.match(cleaned)
+    if relative:
+        amount, unit = int(relative.group(1)), relative.group(2).lower()
+        due = today + timedelta(days=amount * (7 if unit == "w" else 1))
+    elif _ISO_DATE.match(cleaned):
+        try:
+            due = date.fromisoformat(cleaned)
+        except ValueError:
+            raise UsageError(f"{cleaned!r} is not a real date: {DUE_HINT}") from None
+    else:
+        due = _parse_words(cleaned, today)
+    if due < today:
+        raise UsageError(f"the due date {due.isoformat()} is in the past: give a date from today on.")
+    return due
+
+
+def _parse_words(text: str, today: date) -> date:
+    import dateparser  # lazily: only for dates written in words
+
+    parsed = dateparser.parse(
+        text,
+        languages=["en"],
+        settings={
+            "PREFER_DATES_FROM": "future",
+            "RELATIVE_BASE": datetime(today.year, today.month, today.day),
+            "RETURN_AS_TIMEZONE_AWARE": False,
+        },
+    )
+    if parsed is None:
+        raise UsageError(f"cannot read the due date {text!r}: {DUE_HINT}")
+    return parsed.date()
+
+
+def clean_title(title: str) -> str:
+    return " ".join(
+        require_text(
+            title,
+            what="goal title",
+            limit=MAX_TITLE_LENGTH,
+            empty_hint='name the goal, e.g. coach goals add "Run a 10k".',
+        ).split()
+    )
+
+
+def _clean_why(why: str | None) -> str | None:
+    if why is None or not why.strip():
+        return None
+    if len(why.strip()) > MAX_WHY_LENGTH:
+        raise UsageError(f"the why is at most {MAX_WHY_LENGTH} characters; this one has {len(why.strip())}.")
+    return why.strip()
+
+
+def lock_user(session: Session, user: User) -> None:
+    """Serialise one user's check-and-insert writes: a row lock on PostgreSQL; on SQLite the
+    write transaction already holds the database lock, and FOR UPDATE is left out."""
+    session.exec(select(User.id).where(User.id == user.id).with_for_update()).one()
+
+
+def active_with_title(
+    session: Session, user: User, title: str, *, other_than: str | None = None
+) -> Goal | None:
+    """The user's active goal with this title, folding case, spacing and end punctuation."""
+    wanted = normalize(title)
+    query = select(Goal).where(Goal.user_id == user.id, Goal.status == "active")
+    return next(
+        (g for g in session.exec(query) if normalize(g.title) == wanted and g.id != other_than),
+        None,
+    )
+
+
+def add_goal(
+    session: Session,
+    user: User,
+    title: str,
+    *,
+    due: date | None = None,
+    why: str | None = None,
+) -> tuple[Goal, bool]:
+    """A new active goal, or the active goal that already has this title. Returns (goal, created)."""
+    title = clean_title(title)
+    why = _clean_why(why)
+    lock_user(session, user)
+    existing = active_with_title(session, user, title)
+    if existing is not None:
+        return existing, False
+    goal = Goal(user_id=user.id, title=title, why=why, due=due)
+    session.add(goal)
+    session.flush()
+    return goal, True
+
+
+def find_goal(session: Session, user: User, id_or_prefix: str) -> Goal:
+    """One of this user's goals by id or unique prefix (another user's goals are never matched)."""
+    return by_prefix(session, Goal, id_or_prefix, what="goal", where=[Goal.user_id == user.id])
+
+
+def list_goals(session: Session, user: User, *, include_closed: bool = False) -> list[GoalRow]:
+    """Active goals (or all), soonest due first, undated ones last, with their progress counts."""
+    stats = (
+        select(
+            col(Progress.goal_id).label("goal_id"),
+            func.count().label("n"),
+            func.max(Progress.created_at).label("last"),
+        )
+        .where(Progress.user_id == user.id, col(Progress.goal_id).is_not(None))
+        .group_by(col(Progress.goal_id))
+        .subquery()
+    )
+    query = (
+        select(Goal, stats.c.n, stats.c.last)
+        .outerjoin(stats, stats.c.goal_id == Goal.id)
+        .where(Goal.user_id == user.id)
+        .order_by(col(Goal.due).is_(None), col(Goal.due), col(Goal.created_at))
+    )
+    if not include_closed:
+        query = query.where(Goal.status == "active")
+    rows = []
+    for goal, count, last in session.exec(query):
+        rows.append(GoalRow(goal, int(count or 0), last))
+    return rows
+
+
+def goal_progress(session: Session, goal: Goal, *, limit: int | None = None) -> list[Progress]:
+    """The goal's progress notes, newest first."""
+    query = (
+        select(Progress)
+        .where(Progress.goal_id == goal.id, Progress.user_id == goal.user_id)
+        .order_by(col(Progress.created_at).desc(), col(Progress.id))
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.exec(query))
+
+
+def set_status(session: Session, user: User, id_or_prefix: str, status: str) -> tuple[Goal, bool]:
+    """Mark a goal done, dropped or active again. Returns (goal, changed); the same status twice
+    changes nothing. Reopening refuses a goal whose title another active goal already has."""
+    if status not in GOAL_STATUSES:
+        raise UsageError(f"a goal's status is one of {', '.join(GOAL_STATUSES)}, not {status!r}.")
+    goal = find_goal(session, user, id_or_prefix)
+    if goal.status == status:
+        return goal, False
+    if status == "active":
+        lock_user(session, user)
+        twin = active_with_title(session, user, goal.title, other_than=goal.id)
+        if twin is not None:
+            raise ConflictError(
+                f"an active goal already has this title ({twin.id[:8]}): close it first or edit the title."
+            )
+    now = utcnow()
+    goal.status = status
+    goal.closed_at = None if status == "active" else now
+    goal.updated_at = now
+    session.add(goal)
+    session.flush()
+    return goal, True
+
+
+def edit_goal(
+    session: Session,
+    user: User,
+    id_or_prefix: str,
+    *,
+    title: str | None = None,
+    due: date | None = None,
+    clear_due: bool = False,
+    why: str | None = None,
+) -> Goal:
+    """Change a goal's title, due date (or clear it) or why; at least one must be given."""
+    if title is None and due is None and not clear_due and why is None:
+        raise UsageError("nothing to change: give --title, --due or --why.")
+    goal = find_goal(session, user, id_or_prefix)
+    if title is not None:
+        title = clean_title(title)
+        if goal.status == "active":
+            lock_user(session, user)
+            twin = active_with_title(session, user, title, other_than=goal.id)
+            if twin is not None:
+                raise ConflictError(f"another active goal already has this title ({twin.id[:8]}).")
+        goal.title = title
+    if due is not None or clear_due:
+        goal.due = due
+    if why is not None:
+        goal.why = _clean_why(why)
+    goal.updated_at = utcnow()
+    session.add(goal)
+    session.flush()
+    return goal
+
+
+def log_progress(
+    session: Session,
+    user: User,
+    text: str,
+    *,
+    goal: str | None = None,
+    source: str = "manual",
+) -> tuple[Progress, Goal | None]:
+    """A progress note, about one of the user's goals (id or prefix) or none; returns it and the goal."""
+    if source not in PROGRESS_SOURCES:
+        raise UsageError(f"progress source must be one of {', '.join(PROGRESS_SOURCES)}.")
+    text = require_text(
+        text,
+        what="progress note",
+        limit=MAX_PROGRESS_LENGTH,
+        empty_hint='say what you did, e.g. coach log "Ran 5 km".',
+    )
+    target = find_goal(session, user, goal) if goal else None
+    note = Progress(user_id=user.id, goal_id=target.id if target else None, text=text, source=source)
+    session.add(note)
+    session.flush()
+    return note, target
+
+
+def progress_between(
+    session: Session, user: User, since: datetime | None, until: datetime | None = None
+) -> list[Progress]:
+    """The user's progress notes in a period, oldest first."""
+    query = select(Progress).where(Progress.user_id == user.id)
+    if since is not None:
+        query = query.where(col(Progress.created_at) > since)
+    if until is not None:
+        query = query.where(col(Progress.created_at) <= until)
+    return list(session.exec(query.order_by(col(Progress.created_at), col(Progress.id))))
+
+
+def days_left(goal: Goal, today: date) -> int | None:
+    """Days until the due date (negative when overdue), or None for an undated goal."""
+    return (goal.due - today).days if goal.due is not None else None

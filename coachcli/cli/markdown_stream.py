@@ -11,8 +11,10 @@ the last look, so a long reply is not rescanned on every chunk.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from rich.console import Console, Group, NewLine, RenderableType
 from rich.live import Live
@@ -23,7 +25,64 @@ REFRESH_SECONDS = 1 / 8
 # The live tail may use at most this share of the stream's time: a long unfinished block (a big
 # code fence, say) is refreshed less often instead of costing more and more CPU per chunk.
 TAIL_CPU_SHARE = 0.05
-_FENCES = ("```", "~~~")
+_OPENING = re.compile(r"( *)(`{3,}|~{3,})(.*)")
+_CLOSING = re.compile(r"( *)(`{3,}|~{3,})[ \t]*")
+
+
+@dataclass(frozen=True)
+class Fence:
+    """An open code fence, as CommonMark tracks it: only a line of the same character, at least as
+    long, with nothing after it, closes it ("~~~" inside a "```" block is code)."""
+
+    char: str
+    length: int
+    indent: int
+
+    @classmethod
+    def opened_by(cls, line: str) -> Fence | None:
+        """The fence this line opens, if any. CommonMark allows 3 spaces of indentation; deeper ones
+        count too, since a fence inside a list item is indented by the item's own indentation."""
+        match = _OPENING.fullmatch(line.rstrip("\r"))
+        if match is None:
+            return None
+        indent, marks, info = match.groups()
+        if marks[0] == "`" and "`" in info:  # a backtick fence's info string has no backticks
+            return None
+        return cls(marks[0], len(marks), len(indent))
+
+    def closed_by(self, line: str) -> bool:
+        match = _CLOSING.fullmatch(line.rstrip("\r"))
+        if match is None:
+            return False
+        indent, marks = match.groups()
+        most = 3 if self.indent <= 3 else self.indent + 3  # relative to a list item's indentation
+        return marks[0] == self.char and len(marks) >= self.length and len(indent) <= most
+
+
+class BlockFinder:
+    """Where the finished blocks of a growing Markdown text end: at a blank line outside a code
+    fence, or after a closing fence. Looks only at the lines that arrived since the last call."""
+
+    def __init__(self) -> None:
+        self.scanned = 0  # how much of the text was already looked at
+        self.fence: Fence | None = None
+
+    def cut(self, text: str) -> int:
+        """Length of the finished prefix of `text`. The next call gets `text[cut:]` plus more."""
+        pos, cut = self.scanned, 0
+        while (end := text.find("\n", pos)) >= 0:
+            line = text[pos:end]
+            if self.fence is not None:
+                if self.fence.closed_by(line):
+                    self.fence = None
+                    cut = end + 1  # a closed fence is a finished block
+            elif (fence := Fence.opened_by(line)) is not None:
+                self.fence = fence
+            elif pos > 0 and not line.strip():
+                cut = end + 1
+            pos = end + 1
+        self.scanned = pos - cut
+        return cut
 
 
 class MarkdownStream:
@@ -33,8 +92,7 @@ class MarkdownStream:
         self.console = console
         self.clock = clock
         self.tail = ""  # the text after the last finished block
-        self._scanned = 0  # how much of the tail was already looked at for block ends
-        self._in_fence = False
+        self._blocks = BlockFinder()
         self._live: Live | None = None
         self._shown = ""  # the tail as the live display last showed it
         self._next = float("-inf")  # the clock time from which the tail may be refreshed
@@ -53,21 +111,10 @@ class MarkdownStream:
             self._next = now + max(REFRESH_SECONDS, spent / TAIL_CPU_SHARE)
 
     def _print_finished(self) -> None:
-        """Print the blocks finished in the tail: split at its last blank line outside a code fence
-        or after its last closing fence, scanning only the lines that arrived since the last look."""
-        tail, pos, cut = self.tail, self._scanned, 0
-        while (end := tail.find("\n", pos)) >= 0:
-            line = tail[pos:end]
-            if line.lstrip().startswith(_FENCES):
-                self._in_fence = not self._in_fence
-                if not self._in_fence:
-                    cut = end + 1  # a closed fence is a finished block
-            elif not self._in_fence and pos > 0 and not line.strip():
-                cut = end + 1
-            pos = end + 1
-        self._scanned = pos - cut
+        """Print the blocks finished in the tail."""
+        cut = self._blocks.cut(self.tail)
         if cut:
-            block, self.tail = tail[:cut], tail[cut:]
+            block, self.tail = self.tail[:cut], self.tail[cut:]
             if block.strip():
                 self._print(Group(Markdown(block.strip("\n")), NewLine()))
 
@@ -99,7 +146,7 @@ class MarkdownStream:
     def close(self) -> None:
         """Print whatever is left, permanently."""
         rest, self.tail = self.tail.strip("\n"), ""
-        self._scanned, self._in_fence, self._shown = 0, False, ""
+        self._blocks, self._shown = BlockFinder(), ""
         if self._live is not None:
             self._live.update(Text(""), refresh=False)
             self._live.stop()

@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from coachcli.cli.common import JsonOpt, writing
 from coachcli.cli.output import emit_json, out, print_columns, styled
+from coachcli.cli.shapes import agent_json
 from coachcli.cli.state import state
 from coachcli.errors import UsageError
 
 agents_app = typer.Typer(help="Specialist agents: built-in planner, researcher and writer, plus your own.")
-
-
-def agent_json(spec: Any, *, full: bool = False) -> dict[str, Any]:
-    data = {
-        "name": spec.name,
-        "display_name": spec.display_name,
-        "description": spec.description,
-        "model": spec.model,
-        "builtin": spec.builtin,
-    }
-    if full:
-        data["system_prompt"] = spec.system_prompt
-    return data
 
 
 @agents_app.command("list")

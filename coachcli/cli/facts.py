@@ -1,4 +1,4 @@
-"""`coach facts list|add|rm`: durable user facts (reset never touches them)."""
+"""`coach facts list|add|edit|rm`: durable user facts (reset never touches them)."""
 
 from __future__ import annotations
 
@@ -7,64 +7,76 @@ from typing import Annotated
 import typer
 
 from coachcli.cli.common import JsonOpt, reading, writing
-from coachcli.cli.output import emit_json, iso, out, short_id
+from coachcli.cli.output import emit_json, out, short_id, styled, when
+from coachcli.cli.shapes import fact_json
 from coachcli.cli.state import state
 
 facts_app = typer.Typer(help="Durable facts about you that the coach and specialists use.")
 
-
-def fact_json(fact: object) -> dict[str, object]:
-    return {
-        "id": fact.id,  # type: ignore[attr-defined]
-        "text": fact.text,  # type: ignore[attr-defined]
-        "source": fact.source,  # type: ignore[attr-defined]
-        "created_at": iso(fact.created_at),  # type: ignore[attr-defined]
-    }
+FactIdArg = Annotated[str, typer.Argument(metavar="ID", help="Fact id or a unique prefix.")]
+FactTextArg = Annotated[str, typer.Argument(help="The fact, in a short sentence.")]
 
 
 @facts_app.command("list")
-def list_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
-    """Your durable facts, oldest first."""
+def list_cmd(
+    ctx: typer.Context,
+    all_facts: Annotated[
+        bool, typer.Option("--all", "-a", help="Include replaced facts (the history of corrections).")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Your current facts, oldest first (--all: with the ones corrections replaced)."""
     from coachcli.coaching.facts import list_facts
 
     with reading(state(ctx)) as (session, user):
-        facts = list_facts(session, user) if user else []
+        facts = list_facts(session, user, include_replaced=all_facts) if user else []
     if json_out:
-        emit_json([fact_json(f) for f in facts])
+        emit_json([fact_json(f, history=all_facts) for f in facts])
         return
     if not facts:
         out().print('No facts yet. Add one with: coach facts add "Prefers morning workouts"')
         return
+    console = out()
     for fact in facts:
-        out().print(
-            f"[dim]{short_id(fact.id)}[/dim]  {fact.text}  [dim]({fact.source})[/dim]", highlight=False
-        )
+        if fact.superseded_at is None:
+            note = f"({fact.source})"
+        else:
+            successor = f" by {short_id(fact.superseded_by)}" if fact.superseded_by else ""
+            note = f"({fact.source}; replaced{successor} {when(fact.superseded_at)})"
+        text_style = "dim strike" if fact.superseded_at is not None else ""
+        console.print(styled((short_id(fact.id), "dim"), "  ", (fact.text, text_style), "  ", (note, "dim")))
 
 
 @facts_app.command("add")
-def add_cmd(
-    ctx: typer.Context,
-    text: Annotated[str, typer.Argument(help="The fact, in a short sentence.")],
-    json_out: JsonOpt = False,
-) -> None:
-    """Add a fact; restating an existing one updates it instead of duplicating it."""
-    from coachcli.coaching.facts import add_fact
+def add_cmd(ctx: typer.Context, text: FactTextArg, json_out: JsonOpt = False) -> None:
+    """Add a fact; restating a known one merges into it (the line says which)."""
+    from coachcli.coaching.facts import save_fact
 
     with writing(state(ctx)) as (session, user):
-        fact, created = add_fact(session, user, text, source="manual")
+        change = save_fact(session, user, text, source="manual")
     if json_out:
-        emit_json(fact_json(fact))
+        emit_json(fact_json(change.fact))
         return
-    verb = "Added" if created else "Updated"
-    out().print(f"{verb} fact {short_id(fact.id)}: {fact.text}", markup=False)
+    out().print(change.describe())
+
+
+@facts_app.command("edit")
+def edit_cmd(ctx: typer.Context, fact_id: FactIdArg, text: FactTextArg, json_out: JsonOpt = False) -> None:
+    """Correct a fact: the new text replaces it, the old one is kept in the history (--all)."""
+    from coachcli.coaching.facts import edit_fact
+
+    with writing(state(ctx)) as (session, user):
+        change = edit_fact(session, user, fact_id, text)
+    if json_out:
+        document = fact_json(change.fact)
+        document["replaces"] = change.replaced.id if change.replaced is not None else None
+        emit_json(document)
+        return
+    out().print(change.describe())
 
 
 @facts_app.command("rm")
-def rm_cmd(
-    ctx: typer.Context,
-    fact_id: Annotated[str, typer.Argument(metavar="ID", help="Fact id or a unique prefix.")],
-    json_out: JsonOpt = False,
-) -> None:
+def rm_cmd(ctx: typer.Context, fact_id: FactIdArg, json_out: JsonOpt = False) -> None:
     """Remove a fact."""
     from coachcli.coaching.facts import remove_fact
 
@@ -73,7 +85,7 @@ def rm_cmd(
     if json_out:
         emit_json({"removed": fact_json(fact)})
         return
-    out().print(f"Removed fact {short_id(fact.id)}: {fact.text}", markup=False)
+    out().print(f"Removed fact {short_id(fact.id)}: {fact.text}")
 
 
 def register(app: typer.Typer) -> None:

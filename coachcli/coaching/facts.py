@@ -1,63 +1,101 @@
-"""Durable user facts: survive reset, never duplicated; a restatement updates the original."""
+"""Durable user facts: survive reset, never duplicated, never silently lost.
+
+A new fact merges into an existing one only when it is a true restatement: the same words in the
+same order once case, punctuation, spacing, contractions ("I'm", "doesn't") and a few words that
+carry no meaning ("a", "the", "is", a leading "I"/"my") are set aside. Any other difference
+(another person, a negation, a number, an object, a time) makes a new fact. A correction is
+explicit (`replaces` / `coach facts edit`) and keeps the old fact as history: it gets
+`superseded_at` and a link to its successor. Prompts and listings use current facts only.
+"""
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from coachcli.coaching.ids import by_prefix
-from coachcli.errors import UsageError
+from coachcli.errors import ConflictError, UsageError
 from coachcli.store.models import FACT_SOURCES, User, UserFact
 from coachcli.store.types import utcnow
 
 MAX_FACT_LENGTH = 500
-# Words that do not change what a fact says; a restatement may add or drop them freely.
-_FILLER = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "in",
-        "on",
-        "at",
-        "to",
-        "of",
-        "for",
-        "with",
-        "and",
-        "or",
-        "is",
-        "are",
-        "am",
-        "was",
-        "be",
-        "i",
-        "my",
-        "me",
-        "he",
-        "she",
-        "they",
-        "their",
-        "his",
-        "her",
-        "it",
-        "its",
-        "this",
-        "that",
-        "very",
-        "really",
-    ]
-)
-# A restatement may add this many content words ("early" in "prefers early morning workouts").
-_MAX_ADDED_WORDS = 2
+
+# Words whose presence or absence never changes who or what a fact is about. Pronouns other than
+# the user's own ("he", "her", "they", "we") and "me" (an object) are deliberately not here.
+_FILLER = frozenset(["a", "an", "the", "am", "is", "are", "i", "my"])
+# Same word, other grammatical person: "I do not" / "does not", "I have" / "has".
+_SAME_WORD = {"does": "do", "has": "have"}
+_WHOLE_CONTRACTIONS = {
+    "can't": "can not",
+    "cannot": "can not",
+    "won't": "will not",
+    "shan't": "shall not",
+    "ain't": "is not",
+    "it's": "it is",
+    "he's": "he is",
+    "she's": "she is",
+    "that's": "that is",
+    "there's": "there is",
+}
+_SUFFIX_CONTRACTIONS = (("n't", " not"), ("'m", " am"), ("'re", " are"), ("'ve", " have"), ("'ll", " will"))
+# Numbers (with decimals and times), words (with apostrophes), and symbols that carry meaning
+# ($, %, +, °, emoji …); plain punctuation and hyphens separate words and are dropped.
+_TOKEN = re.compile(r"\d+(?:[.,:]\d+)*|[^\W\d_]+(?:'[^\W\d_]+)*|[^\w\s.,;:!?'\"()\[\]{}\-]")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
+
+Action = Literal["added", "merged", "replaced", "unchanged"]
+
+
+@dataclass(frozen=True)
+class FactChange:
+    """What saving a fact did. `fact` is the current fact holding the claim afterwards."""
+
+    action: Action
+    fact: UserFact
+    replaced: UserFact | None = None  # for "replaced": the fact now kept as history
+    created: bool = False  # a new row was written (an added fact, or a correction's successor)
+
+    def describe(self) -> str:
+        """One line for people and for the coach's tool result: always names the fact."""
+        fact = self.fact
+        if self.action == "added":
+            return f"Added fact {fact.id[:8]}: {fact.text}"
+        if self.action == "merged":
+            return f"Merged into fact {fact.id[:8]} (same fact, restated; nothing added): {fact.text}"
+        if self.action == "unchanged":
+            return f"Fact {fact.id[:8]} already says that: {fact.text}"
+        old = self.replaced.id[:8] if self.replaced is not None else "?"
+        if not self.created:
+            return f"Replaced fact {old} (kept in history); it now restates fact {fact.id[:8]}: {fact.text}"
+        return f"Replaced fact {old} (kept in history) with fact {fact.id[:8]}: {fact.text}"
 
 
 def normalize(text: str) -> str:
-    """Case, spacing and end punctuation do not make a new fact."""
+    """Case, spacing and end punctuation do not make a new fact (stored, unique per user)."""
     folded = re.sub(r"\s+", " ", text).strip().lower()
     return folded.rstrip(".!;, ")
+
+
+def claim_key(text: str) -> tuple[str, ...]:
+    """The words that carry a fact's meaning, in order: equal keys are the same claim."""
+    folded = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).casefold()
+    words: list[str] = []
+    for token in _TOKEN.findall(folded):
+        expanded = _WHOLE_CONTRACTIONS.get(token)
+        if expanded is None:
+            expanded = next(
+                (token[: -len(s)] + r for s, r in _SUFFIX_CONTRACTIONS if token.endswith(s)), token
+            )
+        for word in expanded.split():
+            if word not in _FILLER:
+                words.append(_SAME_WORD.get(word, word))
+    return tuple(words)
 
 
 def _clean(text: str) -> str:
@@ -69,29 +107,52 @@ def _clean(text: str) -> str:
     return cleaned
 
 
-def list_facts(session: Session, user: User) -> list[UserFact]:
-    query = select(UserFact).where(UserFact.user_id == user.id).order_by(col(UserFact.created_at))
-    return list(session.exec(query))
+def list_facts(session: Session, user: User, *, include_replaced: bool = False) -> list[UserFact]:
+    """The user's current facts, oldest first; with `include_replaced`, their history too."""
+    query = select(UserFact).where(UserFact.user_id == user.id)
+    if not include_replaced:
+        query = query.where(col(UserFact.superseded_at).is_(None))
+    return list(session.exec(query.order_by(col(UserFact.created_at), col(UserFact.id))))
 
 
-def _content_words(normalized: str) -> frozenset[str]:
-    words = re.findall(r"[a-z0-9']+", normalized)
-    return frozenset(w.rstrip("s") if len(w) > 3 else w for w in words if w not in _FILLER)
+def find_restated(facts: list[UserFact], text: str) -> UserFact | None:
+    """The current fact that `text` restates, if any (see the module docstring for the rule)."""
+    normalized = normalize(text)
+    exact = next((f for f in facts if f.normalized == normalized), None)
+    if exact is not None:
+        return exact
+    key = claim_key(text)
+    if not key:
+        return None
+    return next((f for f in facts if claim_key(f.text) == key), None)
 
 
-def _restated(facts: list[UserFact], normalized: str) -> UserFact | None:
-    """A fact this one restates or refines: same content words, give or take a couple added.
-
-    A changed word is a different fact ("allergic to peanuts" vs "walnuts"): only an explicit
-    correction (`replaces`) may overwrite it, so nothing durable is lost by a near match.
-    """
-    new = _content_words(normalized)
-    for fact in facts:
-        old = _content_words(fact.normalized)
-        small, large = sorted((old, new), key=len)
-        if len(small) >= 2 and small <= large and len(large - small) <= _MAX_ADDED_WORDS:
-            return fact
-    return None
+def save_fact(
+    session: Session,
+    user: User,
+    text: str,
+    *,
+    source: str = "manual",
+    replaces: str | None = None,
+) -> FactChange:
+    """Add a fact, merge a true restatement into the fact it restates, or correct `replaces`."""
+    if source not in FACT_SOURCES:
+        raise UsageError(f"fact source must be one of {', '.join(FACT_SOURCES)}.")
+    cleaned = _clean(text)
+    if replaces:
+        return _replace(session, user, replaces, cleaned, source)
+    restated = find_restated(list_facts(session, user), cleaned)
+    if restated is not None:
+        return FactChange("merged", restated)
+    try:
+        with session.begin_nested():  # a concurrent writer may have added the same fact just now
+            fact = _insert(session, user, cleaned, source)
+    except IntegrityError:
+        restated = find_restated(list_facts(session, user), cleaned)
+        if restated is None:
+            raise
+        return FactChange("merged", restated)
+    return FactChange("added", fact, created=True)
 
 
 def add_fact(
@@ -102,32 +163,46 @@ def add_fact(
     source: str = "manual",
     replaces: str | None = None,
 ) -> tuple[UserFact, bool]:
-    """Add a fact, or update the one it restates or `replaces` (id prefix). Returns (fact, created)."""
-    if source not in FACT_SOURCES:
-        raise UsageError(f"fact source must be one of {', '.join(FACT_SOURCES)}.")
-    cleaned = _clean(text)
-    normalized = normalize(cleaned)
-    facts = list_facts(session, user)
-    target: UserFact | None = None
-    if replaces:
-        target = by_prefix(session, UserFact, replaces, what="fact", where=[UserFact.user_id == user.id])
-    exact = next((f for f in facts if f.normalized == normalized), None)
-    if target is None:
-        target = exact or _restated(facts, normalized)
-    elif exact is not None and exact.id != target.id:
-        session.delete(exact)  # the corrected fact would duplicate another: keep one
-        session.flush()
-    if target is None:
-        fact = UserFact(user_id=user.id, text=cleaned, normalized=normalized, source=source)
-        session.add(fact)
-        session.flush()
-        return fact, True
-    target.text = cleaned
-    target.normalized = normalized
-    target.updated_at = utcnow()
-    session.add(target)
+    """`save_fact` for callers that only need (the current fact, whether a row was written)."""
+    change = save_fact(session, user, text, source=source, replaces=replaces)
+    return change.fact, change.created
+
+
+def edit_fact(
+    session: Session, user: User, id_prefix: str, text: str, *, source: str = "manual"
+) -> FactChange:
+    """`coach facts edit`: correct a current fact; the old wording is kept as history."""
+    return save_fact(session, user, text, source=source, replaces=id_prefix)
+
+
+def _insert(session: Session, user: User, cleaned: str, source: str) -> UserFact:
+    fact = UserFact(user_id=user.id, text=cleaned, normalized=normalize(cleaned), source=source)
+    session.add(fact)
     session.flush()
-    return target, False
+    return fact
+
+
+def _replace(session: Session, user: User, id_prefix: str, cleaned: str, source: str) -> FactChange:
+    old = by_prefix(session, UserFact, id_prefix, what="fact", where=[UserFact.user_id == user.id])
+    if old.superseded_at is not None:
+        successor = f" by fact {old.superseded_by[:8]}" if old.superseded_by else ""
+        raise ConflictError(
+            f"fact {old.id[:8]} was already replaced{successor}: correct the current one instead "
+            "(see `coach facts list`)."
+        )
+    if cleaned == old.text:
+        return FactChange("unchanged", old)
+    duplicate = find_restated([f for f in list_facts(session, user) if f.id != old.id], cleaned)
+    now = utcnow()
+    old.superseded_at = now
+    old.updated_at = now
+    session.add(old)
+    session.flush()  # out of the current facts first: the successor may share its normalized text
+    successor_fact = duplicate if duplicate is not None else _insert(session, user, cleaned, source)
+    old.superseded_by = successor_fact.id
+    session.add(old)
+    session.flush()
+    return FactChange("replaced", successor_fact, replaced=old, created=duplicate is None)
 
 
 def remove_fact(session: Session, user: User, id_prefix: str) -> UserFact:

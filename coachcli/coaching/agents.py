@@ -11,7 +11,8 @@ from coachcli.errors import ConflictError, NotFoundError, UsageError
 from coachcli.store.models import Agent
 
 DEFAULT_AGENT = "planner"
-_NAME = re.compile(r"^[a-z][a-z0-9-]{1,39}$")
+_NAME = re.compile(r"[a-z][a-z0-9-]{1,39}")  # used with fullmatch: `$` would allow a final newline
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def get_agent(session: Session, name: str) -> AgentSpec:
 
 
 def validate_name(name: str) -> str:
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise UsageError(
             f"invalid agent name {name!r}: use 2-40 lowercase letters, digits or '-', starting with a letter."
         )
@@ -129,13 +130,17 @@ def add_agent(
     for label, value in fields.items():
         if not value.strip():
             raise UsageError(f"the agent's {label} cannot be empty.")
+    one_line = {"display name": display_name, "description": description, "model": model or ""}
+    for label, value in one_line.items():
+        if _CONTROL.search(" ".join(value.split())):  # whitespace folds to spaces; ESC & co. do not
+            raise UsageError(f"the agent's {label} holds control characters: use plain text.")
     if len(display_name) > 80:
         raise UsageError("the display name is at most 80 characters.")
     if session.get(Agent, name) is not None:
         raise ConflictError(f"an agent named {name!r} exists: remove it first with `coach agents rm {name}`.")
     agent = Agent(
         name=name,
-        display_name=display_name.strip(),
+        display_name=" ".join(display_name.split()),
         description=" ".join(description.split()),
         system_prompt=system_prompt.strip(),
         model=(model or "").strip() or None,

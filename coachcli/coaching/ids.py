@@ -10,13 +10,13 @@ from sqlmodel import Session, SQLModel, select
 from coachcli.errors import NotFoundError, UsageError
 
 T = TypeVar("T", bound=SQLModel)
-_ID_CHARS = re.compile(r"^(?=.*[0-9a-fA-F])[0-9a-fA-F-]{1,36}$")
+_ID_CHARS = re.compile(r"(?=.*[0-9a-f])[0-9a-f-]{1,36}")  # used with fullmatch: no `$` newline gap
 
 
 def check_prefix(prefix: str, *, what: str) -> str:
     """The prefix as stored (lower case), or a UsageError when it cannot be an id at all."""
     prefix = prefix.strip().lower()
-    if not _ID_CHARS.match(prefix):
+    if not _ID_CHARS.fullmatch(prefix):
         raise UsageError(f"{prefix!r} is not a {what} id: ids are hexadecimal, like 3f9c1a2b.")
     return prefix
 

@@ -1,0 +1,253 @@
+"""Search one user's whole history: messages, facts, memories and progress notes.
+
+The index (store/search_sql.py) finds candidates; they are ranked here with BM25 computed from
+the user's own rows only. A full-text index shared by everyone in a store would otherwise weigh
+a word by how common it is across all users: one person's everyday word would look rare
+because the others never use it. Each message is also scored with the turns around it, at a
+lower weight, so a short reply ("Yes, Monday!") is found through the question it answers.
+Both engines hand over the same candidates' text and counts, so they rank alike.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session
+
+from coachcli.coaching.search_text import QueryTerm, query_terms, stems
+from coachcli.errors import UsageError
+from coachcli.store import search_sql
+from coachcli.store.models import User
+from coachcli.store.search_sql import MessageRow, NoteRow, Word
+
+HIT_TYPES = ("message", "fact", "memory", "progress")
+TYPE_FILTERS = ("message", "task", "fact", "memory", "progress")  # `task`: messages of task threads
+MAX_LIMIT = 200
+MAX_CONTEXT = 10
+
+K1 = 1.2  # the usual BM25 constants
+B = 0.75
+CONTEXT_WEIGHT = 0.5  # a neighbour's match counts half as much as the message's own
+PREFIX_ONLY_MATCH = 0.5  # see QueryTerm.matches
+CANDIDATES = 100  # messages taken from the index before re-ranking (more when the limit is larger)
+WINDOW = 2  # neighbours fetched on each side to score context (tool turns in between are skipped)
+
+
+@dataclass(frozen=True)
+class ContextMessage:
+    id: int
+    role: str
+    content: str
+    created_at: datetime
+
+
+@dataclass
+class Hit:
+    type: str  # message | fact | memory | progress
+    id: int | str
+    conversation_id: str | None
+    role: str | None
+    content: str
+    created_at: datetime
+    score: float
+    source: str  # coaching | task | fact | memory | summary | progress
+    title: str | None = None  # the task thread's title
+    replaced: bool = False  # a fact that a correction superseded
+    context: list[ContextMessage] = field(default_factory=list)
+    position: int | None = None  # a message's place in its conversation
+
+    @property
+    def where(self) -> str:
+        """Where the hit came from, in words: "coaching", "task: Planner: …", "fact (replaced)"."""
+        if self.source == "task":
+            return f"task: {self.title}" if self.title else "task thread"
+        if self.replaced:
+            return "fact (replaced)"
+        return self.source
+
+
+def search(
+    session: Session,
+    user: User | None,
+    query: str,
+    *,
+    limit: int = 10,
+    types: Iterable[str] | None = None,
+    context: int = 0,
+) -> list[Hit]:
+    """The user's best hits for the words of `query`, best first.
+
+    A query with no word to search for (empty, punctuation, only stop words) is a UsageError:
+    the person should say what to look for. Nobody's rows but the user's are ever returned.
+    """
+    terms = query_terms(query)
+    if not terms:
+        raise UsageError(
+            "the search has no words to look for (common words like 'the' or 'did' are ignored): "
+            "give a few words, e.g. coach search knee physio."
+        )
+    if not 1 <= limit <= MAX_LIMIT:
+        raise UsageError(f"--limit must be between 1 and {MAX_LIMIT}.")
+    if not 0 <= context <= MAX_CONTEXT:
+        raise UsageError(f"--context must be between 0 and {MAX_CONTEXT}.")
+    wanted = set(types or TYPE_FILTERS)
+    unknown = wanted - set(TYPE_FILTERS)
+    if unknown:
+        raise UsageError(f"unknown --type {sorted(unknown)[0]!r}: use one of {', '.join(TYPE_FILTERS)}.")
+    if user is None:
+        return []
+    words = [Word(t.word, t.prefix) for t in terms]
+    hits: list[Hit] = []
+    if wanted & {"message", "task"}:
+        hits += _message_hits(session, user, terms, words, limit, wanted)
+    if wanted & {"fact", "memory", "progress"}:
+        hits += _note_hits(session, user, terms, words, limit, wanted)
+    hits.sort(key=lambda h: (-h.score, -h.created_at.timestamp()))
+    hits = hits[:limit]
+    if context:
+        _attach_context(session, hits, context)
+    return hits
+
+
+class _Scorer:
+    """BM25 over the user's own rows: counts from the index, text from the candidates."""
+
+    def __init__(self, terms: Sequence[QueryTerm], total: int, doc_counts: Sequence[int]) -> None:
+        self.terms = terms
+        self.idf = [math.log(1 + (total - df + 0.5) / (df + 0.5)) for df in doc_counts]
+        self.average_length = 1.0
+
+    def set_average(self, lengths: Iterable[int]) -> None:
+        """The mean length of the candidates stands in for the user's (one scan fewer per search)."""
+        values = list(lengths)
+        self.average_length = max(sum(values) / len(values), 1.0) if values else 1.0
+
+    def score(self, tokens: Sequence[str], average_length: float | None = None) -> float:
+        if not tokens:
+            return 0.0
+        norm = K1 * (1 - B + B * len(tokens) / (average_length or self.average_length))
+        total = 0.0
+        for term, idf in zip(self.terms, self.idf, strict=True):
+            tf = sum(term.matches(token) for token in tokens)
+            if tf:
+                total += idf * tf * (K1 + 1) / (tf + norm)
+        return total
+
+
+def _message_hits(
+    session: Session,
+    user: User,
+    terms: Sequence[QueryTerm],
+    words: Sequence[Word],
+    limit: int,
+    wanted: set[str],
+) -> list[Hit]:
+    ids = search_sql.message_candidates(session, user.id, words, max(CANDIDATES, 5 * limit))
+    if not ids:
+        return []
+    matched = search_sql.messages_by_id(session, user.id, ids)
+    total, doc_counts = search_sql.message_counts(session, user.id, words)
+    scorer = _Scorer(terms, total, doc_counts)
+    threads = _neighbourhoods(session, matched, WINDOW)
+    tokens = {row.id: stems(row.content) for thread in threads.values() for row in thread}
+    scorer.set_average(len(t) for t in tokens.values())
+    own = {message_id: scorer.score(toks) for message_id, toks in tokens.items()}
+    hits: list[Hit] = []
+    for thread in threads.values():
+        for i, row in enumerate(thread):
+            around = [n.id for n in thread[max(i - 1, 0) : i + 2] if n.id != row.id]
+            around_tokens = [tok for n in around for tok in tokens[n]]
+            neighbour = scorer.score(around_tokens, scorer.average_length * max(len(around), 1))
+            score = own[row.id] + CONTEXT_WEIGHT * neighbour
+            if score <= 0 or not row.content.strip():
+                continue
+            source = "coaching" if row.conversation_type == "coaching" else "task"
+            if ("message" if source == "coaching" else "task") not in wanted:
+                continue
+            hits.append(
+                Hit(
+                    "message",
+                    row.id,
+                    row.conversation_id,
+                    row.role,
+                    row.content,
+                    row.created_at,
+                    round(score, 4),
+                    source,
+                    row.title,
+                    position=row.position,
+                )
+            )
+    return hits
+
+
+def _neighbourhoods(session: Session, rows: Sequence[MessageRow], window: int) -> dict[str, list[MessageRow]]:
+    """Per conversation, the indexed messages within `window` positions of each row, in order."""
+    positions: dict[str, set[int]] = {}
+    for row in rows:
+        positions.setdefault(row.conversation_id, set()).update(
+            range(row.position - window, row.position + window + 1)
+        )
+    return {
+        conversation_id: search_sql.messages_around(session, conversation_id, sorted(wanted))
+        for conversation_id, wanted in positions.items()
+    }
+
+
+def _note_hits(
+    session: Session,
+    user: User,
+    terms: Sequence[QueryTerm],
+    words: Sequence[Word],
+    limit: int,
+    wanted: set[str],
+) -> list[Hit]:
+    notes = [
+        n
+        for n in search_sql.note_candidates(session, user.id, words, max(CANDIDATES, 5 * limit))
+        if n.kind in wanted
+    ]
+    if not notes:
+        return []
+    total, doc_counts = search_sql.note_counts(session, user.id, words)
+    scorer = _Scorer(terms, total, doc_counts)
+    tokens = [stems(note.content) for note in notes]
+    scorer.set_average(len(t) for t in tokens)
+    hits = []
+    for note, toks in zip(notes, tokens, strict=True):
+        score = scorer.score(toks)
+        if score > 0:
+            hits.append(_note_hit(note, score))
+    return hits
+
+
+def _note_hit(note: NoteRow, score: float) -> Hit:
+    source = "summary" if note.summary else note.kind
+    return Hit(
+        note.kind,
+        note.id,
+        note.conversation_id,
+        None,
+        note.content,
+        note.created_at,
+        round(score, 4),
+        source,
+        replaced=note.replaced,
+    )
+
+
+def _attach_context(session: Session, hits: Sequence[Hit], turns: int) -> None:
+    """Give each message hit up to `turns` indexed messages before and after it."""
+    for hit in hits:
+        if hit.type != "message" or hit.conversation_id is None or hit.position is None:
+            continue
+        span = range(hit.position - turns - 3, hit.position + turns + 4)  # skips tool turns between
+        thread = search_sql.messages_around(session, hit.conversation_id, list(span))
+        index = next((i for i, row in enumerate(thread) if row.id == hit.id), None)
+        if index is None:
+            continue
+        chosen = thread[max(index - turns, 0) : index] + thread[index + 1 : index + 1 + turns]
+        hit.context = [ContextMessage(r.id, r.role, r.content, r.created_at) for r in chosen]

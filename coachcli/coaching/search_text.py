@@ -1,0 +1,83 @@
+"""Words, not syntax: how a search query and a stored text are cut into comparable terms.
+
+A query is read the way a person writes it. Everything that is not a letter or a digit
+(quotes, parentheses, `*`, `^`, `:`, `-`) separates words; `AND`, `OR`, `NEAR` are just words
+(and stop words, like "the" or "did", do not count). Each remaining word is stemmed, so
+"started" meets "start"; a word the stemmer left whole may also be the start of a longer one
+("physio" → "physiotherapy"), which counts, but less than the word itself.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from coachcli.coaching.search_porter import stem
+
+MAX_TERMS = 32  # a pasted page becomes its first 32 distinct words: a clean result, not a slow one
+MIN_PREFIX = 4  # shorter words as prefixes match too much ("car" → "card", "care", "cart")
+
+# PostgreSQL's (and Snowball's) English stop words, plus the modal verbs questions are made of.
+STOP_WORDS = frozenset(
+    """
+    i me my myself we our ours ourselves you your yours yourself yourselves he him his himself
+    she her hers herself it its itself they them their theirs themselves what which who whom
+    this that these those am is are was were be been being have has had having do does did
+    doing a an the and but if or because as until while of at by for with about against between
+    into through during before after above below to from up down in out on off over under again
+    further then once here there when where why how all any both each few more most other some
+    such no nor not only own same so than too very s t can will just don should now
+    would could shall may might must
+    """.split()  # noqa: SIM905 - a word list reads better as text
+)
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics (like FTS5's remove_diacritics): "Café" → "cafe"."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def words(text: str) -> list[str]:
+    """The folded words of a text, in order."""
+    return _WORD.findall(fold(text))
+
+
+def stems(text: str) -> list[str]:
+    """The stemmed words of a stored text, stop words included (they still make it longer)."""
+    return [stem(word) for word in words(text)]
+
+
+@dataclass(frozen=True)
+class QueryTerm:
+    word: str  # as typed (folded): what the engines are given, each stems it its own way
+    stem: str  # the Porter stem, for re-ranking
+    prefix: bool  # also match longer words that start with the stem
+
+    def matches(self, token_stem: str) -> float:
+        """How much a stored word counts for this term: 1 for the word, 0.5 for a longer one."""
+        if token_stem == self.stem:
+            return 1.0
+        if self.prefix and token_stem.startswith(self.stem):
+            return 0.5
+        return 0.0
+
+
+def query_terms(query: str) -> list[QueryTerm]:
+    """The distinct searchable words of a query, in order (at most MAX_TERMS)."""
+    terms: list[QueryTerm] = []
+    seen: set[str] = set()
+    for word in words(query[:100_000]):
+        if word in STOP_WORDS or (len(word) == 1 and not word.isdigit()):
+            continue
+        stemmed = stem(word)
+        if stemmed in seen:
+            continue
+        seen.add(stemmed)
+        terms.append(QueryTerm(word, stemmed, prefix=stemmed == word and len(word) >= MIN_PREFIX))
+        if len(terms) == MAX_TERMS:
+            break
+    return terms

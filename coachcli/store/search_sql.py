@@ -1,0 +1,226 @@
+"""The engine-specific half of search: candidate rows and per-user counts from the index.
+
+SQLite answers from the FTS5 tables of migration 0004 (`search_messages`, `search_notes_fts`),
+where every row carries its owner's token, so filtering to one user happens inside the index.
+PostgreSQL answers from the `search_vector` columns and their GIN indexes (english
+configuration), joined to the owner. Both receive plain words (letters and digits only) and
+build an OR of them: a query is never syntax, and never an AND of every word.
+
+Ranking here only picks candidates; coaching/search.py ranks them with the user's own counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import TextClause, bindparam, text
+from sqlmodel import Session
+
+from coachcli.store.models import UserFact
+from coachcli.store.types import UTCDateTime
+
+INDEXED_ROLES = ("user", "assistant")
+NOTE_KINDS = ("fact", "memory", "progress")
+
+
+@dataclass(frozen=True)
+class Word:
+    """One query word as the engines get it: `text` is letters and digits only."""
+
+    text: str
+    prefix: bool
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    id: int
+    conversation_id: str
+    position: int
+    role: str
+    content: str
+    created_at: datetime
+    conversation_type: str
+    title: str | None
+
+
+@dataclass(frozen=True)
+class NoteRow:
+    kind: str  # fact | memory | progress
+    id: str
+    conversation_id: str | None
+    content: str
+    created_at: datetime
+    replaced: bool  # a fact that a correction superseded
+    summary: bool  # a memory that is the running summary
+
+
+def owner_token(user_id: str) -> str:
+    """The token that marks a user's rows in the SQLite index (see migration 0004)."""
+    return "u" + user_id.replace("-", "") + "0"
+
+
+def _fts_word(word: Word) -> str:
+    return f'"{word.text}"' + ("*" if word.prefix else "")
+
+
+def _fts_query(user_id: str, words: Sequence[Word]) -> str:
+    """FTS5 syntax built by us from plain words: the owner's token AND any of the words."""
+    owner = f'owner : "{owner_token(user_id)}"'
+    if not words:
+        return owner
+    return f"{owner} AND ({' OR '.join(_fts_word(w) for w in words)})"
+
+
+def _ts_query(words: Sequence[Word]) -> str:
+    return " | ".join(w.text + (":*" if w.prefix else "") for w in words)
+
+
+def _is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+def message_candidates(session: Session, user_id: str, words: Sequence[Word], limit: int) -> list[int]:
+    """Ids of the user's indexed messages that contain any of the words, best first."""
+    if _is_sqlite(session):
+        query = text(
+            "SELECT rowid FROM search_messages WHERE search_messages MATCH :q "
+            "ORDER BY bm25(search_messages, 1.0, 0.0) LIMIT :n"
+        )
+        params: dict[str, Any] = {"q": _fts_query(user_id, words), "n": limit}
+    else:
+        query = text(
+            "SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+            "WHERE c.user_id = :u AND m.search_vector @@ to_tsquery('english', :q) "
+            "ORDER BY ts_rank(m.search_vector, to_tsquery('english', :q)) DESC, m.id LIMIT :n"
+        )
+        params = {"u": user_id, "q": _ts_query(words), "n": limit}
+    return [int(row[0]) for row in session.execute(query, params)]
+
+
+def message_counts(session: Session, user_id: str, words: Sequence[Word]) -> tuple[int, list[int]]:
+    """The user's indexed messages: how many in all, and how many contain each word."""
+    return _counts(session, user_id, words, notes=False)
+
+
+def note_counts(session: Session, user_id: str, words: Sequence[Word]) -> tuple[int, list[int]]:
+    """The same for the user's facts, memories and progress notes together."""
+    return _counts(session, user_id, words, notes=True)
+
+
+def _counts(session: Session, user_id: str, words: Sequence[Word], *, notes: bool) -> tuple[int, list[int]]:
+    params: dict[str, Any] = {"u": user_id}
+    if _is_sqlite(session):
+        table = "search_notes_fts" if notes else "search_messages"
+        parts = []
+        for i, word in enumerate([None, *words]):
+            params[f"q{i}"] = _fts_query(user_id, [word] if word else [])
+            parts.append(f"(SELECT count(*) FROM {table} WHERE {table} MATCH :q{i})")
+        row = session.execute(text("SELECT " + ", ".join(parts)), params).one()
+        return int(row[0]), [int(v) for v in row[1:]]
+    total = 0
+    per_word = [0] * len(words)
+    for source, vector in _PG_NOTES if notes else _PG_MESSAGES:
+        where = f"FROM {source} AND {vector} IS NOT NULL"
+        total += int(session.execute(text(f"SELECT count(*) {where}"), params).scalar() or 0)
+        if not words:
+            continue
+        filters = []
+        for i, word in enumerate(words):
+            params[f"q{i}"] = _ts_query([word])
+            filters.append(f"count(*) FILTER (WHERE {vector} @@ to_tsquery('english', :q{i}))")
+        params["any"] = _ts_query(words)
+        query = f"SELECT {', '.join(filters)} {where} AND {vector} @@ to_tsquery('english', :any)"
+        row = session.execute(text(query), params).one()
+        per_word = [a + int(b) for a, b in zip(per_word, row, strict=True)]
+    return total, per_word
+
+
+# PostgreSQL: each source's rows of the user (:u), and its vector.
+_PG_MESSAGES = (
+    ("messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.user_id = :u", "m.search_vector"),
+)
+_PG_NOTES = tuple(
+    (f"{table} t WHERE t.user_id = :u", "t.search_vector") for table in ("user_facts", "memories", "progress")
+)
+
+
+_MESSAGE_COLUMNS = (
+    "SELECT m.id, m.conversation_id, m.position, m.role, m.content, m.created_at, c.type, c.title "
+    "FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+)
+
+
+def _message_rows(session: Session, query: TextClause, params: dict[str, Any]) -> list[MessageRow]:
+    typed = query.columns(created_at=UTCDateTime)
+    return [
+        MessageRow(int(r[0]), r[1], int(r[2]), r[3], r[4], r[5], r[6], r[7])
+        for r in session.execute(typed, params)
+    ]
+
+
+def messages_by_id(session: Session, user_id: str, ids: Sequence[int]) -> list[MessageRow]:
+    """Those of the ids that are the user's indexed messages (the index is never trusted alone)."""
+    if not ids:
+        return []
+    query = text(
+        _MESSAGE_COLUMNS + "WHERE m.id IN :ids AND c.user_id = :u AND m.role IN ('user', 'assistant')"
+    ).bindparams(bindparam("ids", expanding=True))
+    return _message_rows(session, query, {"ids": list(ids), "u": user_id})
+
+
+def messages_around(session: Session, conversation_id: str, positions: Sequence[int]) -> list[MessageRow]:
+    """Indexed messages of one conversation at the given positions, in order."""
+    if not positions:
+        return []
+    query = text(
+        _MESSAGE_COLUMNS + "WHERE m.conversation_id = :c AND m.position IN :p "
+        "AND m.role IN ('user', 'assistant') AND m.content <> '' ORDER BY m.position"
+    ).bindparams(bindparam("p", expanding=True))
+    return _message_rows(session, query, {"c": conversation_id, "p": sorted(set(positions))})
+
+
+def note_candidates(session: Session, user_id: str, words: Sequence[Word], limit: int) -> list[NoteRow]:
+    """The user's facts, memories and progress notes that contain any of the words."""
+    if _is_sqlite(session):
+        refs = session.execute(
+            text(
+                "SELECT n.kind, n.ref FROM search_notes_fts f JOIN search_notes n ON n.id = f.rowid "
+                "WHERE search_notes_fts MATCH :q ORDER BY bm25(search_notes_fts, 1.0, 0.0) LIMIT :n"
+            ),
+            {"q": _fts_query(user_id, words), "n": limit},
+        ).all()
+        wanted: dict[str, list[str]] = {}
+        for kind, ref in refs:
+            wanted.setdefault(kind, []).append(ref)
+        where = {kind: "t.id IN :ids" for kind in wanted}
+        params: dict[str, Any] = {"u": user_id}
+    else:
+        wanted = {kind: [] for kind in NOTE_KINDS}
+        where = {kind: "t.search_vector @@ to_tsquery('english', :q)" for kind in NOTE_KINDS}
+        params = {"u": user_id, "q": _ts_query(words)}
+    notes: list[NoteRow] = []
+    for kind, ids in wanted.items():
+        query = text(_note_select(kind) + f" WHERE t.user_id = :u AND {where[kind]} LIMIT {int(limit)}")
+        if _is_sqlite(session):
+            query = query.bindparams(bindparam("ids", expanding=True))
+            params["ids"] = ids
+        for r in session.execute(query.columns(created_at=UTCDateTime), params):
+            notes.append(NoteRow(kind, r[0], r[1], r[2], r[3], bool(r[4]), bool(r[5])))
+    return notes
+
+
+def _note_select(kind: str) -> str:
+    """id, conversation_id, text, created_at, replaced, summary of one kind of note."""
+    if kind == "fact":
+        history = "superseded_at" in UserFact.__table__.c  # type: ignore[attr-defined]
+        replaced = "t.superseded_at IS NOT NULL" if history else "0 = 1"
+        return f"SELECT t.id, NULL, t.text, t.created_at, {replaced}, 0 = 1 FROM user_facts t"
+    if kind == "memory":
+        return (
+            "SELECT t.id, t.conversation_id, t.content, t.created_at, 0 = 1, t.kind = 'summary' "
+            "FROM memories t"
+        )
+    return "SELECT t.id, NULL, t.text, t.created_at, 0 = 1, 0 = 1 FROM progress t"

@@ -14,6 +14,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from coachcli.coaching.facts import normalize
+from coachcli.config import parse_duration
 from coachcli.coaching.ids import by_prefix
 from coachcli.coaching.text import require_text
 from coachcli.errors import ConflictError, UsageError
@@ -24,7 +25,6 @@ MAX_TITLE_LENGTH = 200
 MAX_WHY_LENGTH = 2_000
 MAX_PROGRESS_LENGTH = 4_000
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_RELATIVE = re.compile(r"^\+\s*(\d{1,4})\s*([dw])$", re.IGNORECASE)
 DUE_HINT = "use YYYY-MM-DD, +30d, +4w or words like 'next friday'."
 
 
@@ -52,10 +52,8 @@ def parse_due(text: str, *, today: date | None = None) -> date:
     cleaned = " ".join(text.split())
     if not cleaned:
         raise UsageError(f"the due date is empty: {DUE_HINT}")
-    relative = _RELATIVE.match(cleaned)
-    if relative:
-        amount, unit = int(relative.group(1)), relative.group(2).lower()
-        due = today + timedelta(days=amount * (7 if unit == "w" else 1))
+    if cleaned.startswith("+"):  # a duration from today, read like every duration setting
+        due = today + timedelta(days=parse_duration(cleaned[1:]).days)
     elif _ISO_DATE.match(cleaned):
         try:
             due = date.fromisoformat(cleaned)

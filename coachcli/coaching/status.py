@@ -11,8 +11,9 @@ from datetime import date, datetime
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from coachcli.coaching.checkin import last_checkin_at, unread_checkins
 from coachcli.coaching.goals import local_today
-from coachcli.store.models import Checkin, Conversation, Dispatch, Goal, Message, Progress, User
+from coachcli.store.models import Dispatch, Goal, Progress, User
 
 
 @dataclass
@@ -23,32 +24,6 @@ class Status:
     last_checkin_at: datetime | None
     proposals_waiting: int
     unread_checkins: int
-
-
-def last_checkin_at(session: Session, user: User) -> datetime | None:
-    """When the last check-in was written (kept by reset: the schedule is the user's)."""
-    query = select(func.max(Checkin.finished_at)).where(Checkin.user_id == user.id, Checkin.status == "done")
-    return session.exec(query).one()
-
-
-def unread_checkins(session: Session, user: User) -> int:
-    """Check-ins the person has not answered yet: those after their last message."""
-    coaching = select(Conversation.id).where(Conversation.user_id == user.id, Conversation.type == "coaching")
-    last_user = (
-        select(func.max(Message.position))
-        .where(col(Message.conversation_id).in_(coaching), Message.role == "user")
-        .scalar_subquery()
-    )
-    query = (
-        select(func.count())
-        .select_from(Message)
-        .where(
-            col(Message.conversation_id).in_(coaching),
-            Message.kind == "checkin",
-            col(Message.position) > func.coalesce(last_user, 0),
-        )
-    )
-    return int(session.exec(query).one())
 
 
 def get_status(session: Session, user: User, *, today: date | None = None) -> Status:

@@ -14,9 +14,9 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from coachcli.coaching.facts import normalize
-from coachcli.config import parse_duration
 from coachcli.coaching.ids import by_prefix
 from coachcli.coaching.text import require_text
+from coachcli.config import parse_duration
 from coachcli.errors import ConflictError, UsageError
 from coachcli.store.models import GOAL_STATUSES, PROGRESS_SOURCES, Goal, Progress, User
 from coachcli.store.types import utcnow

@@ -53,8 +53,11 @@ def test_models_and_migration_head_agree(store: Store) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
+    from coachcli.store.search_sql import not_search_index
+
     with store.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+        context = MigrationContext.configure(conn, opts={"include_name": not_search_index})
+        diff = compare_metadata(context, SQLModel.metadata)
     assert diff == []
 
 
@@ -63,8 +66,11 @@ def test_server_defaults_match_migration(store: Store) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
+    from coachcli.store.search_sql import not_search_index
+
     with store.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_server_default": True})
+        opts = {"compare_server_default": True, "include_name": not_search_index}
+        context = MigrationContext.configure(conn, opts=opts)
         diff = compare_metadata(context, SQLModel.metadata)
         if store.is_sqlite:
             # Alembic's SQLite comparison unquotes defaults with a `'(.+)'` regex, so an empty-string

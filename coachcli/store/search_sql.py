@@ -224,3 +224,20 @@ def _note_select(kind: str) -> str:
             "FROM memories t"
         )
     return "SELECT t.id, NULL, t.text, t.created_at, 0 = 1, 0 = 1 FROM progress t"
+
+
+def not_search_index(name: str | None, type_: str, _parents: Any = None) -> bool:
+    """Alembic `include_name`: the search index's tables and columns live outside the models.
+
+    They are created by migration 0004 only (FTS5 tables and triggers are SQLite's; the
+    generated `search_vector` columns PostgreSQL's), so a model comparison leaves them out.
+    """
+    if name is None:
+        return True
+    if type_ == "table":
+        return not name.startswith("search_")
+    if type_ == "column":
+        return name != "search_vector"
+    if type_ == "index":
+        return not name.endswith("_search_vector")
+    return True

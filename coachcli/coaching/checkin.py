@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, col, select
 
 from coachcli.coaching.goals import GoalRow, days_left, list_goals, local_today, lock_user, progress_between
@@ -63,10 +63,10 @@ class CheckinOutcome:
     next_due: datetime | None = None
 
 
-def _claims(user: User) -> list[object]:
+def _claims(user: User) -> list[ColumnElement[bool]]:
     """Claims that count for the schedule: finished ones, and running ones (a live or a crashed
     run waits one interval, never a storm of retries). Failed ones do not count."""
-    return [Checkin.user_id == user.id, col(Checkin.status).in_(("running", "done"))]
+    return [col(Checkin.user_id) == user.id, col(Checkin.status).in_(("running", "done"))]
 
 
 def schedule(session: Session, user: User, every: timedelta) -> Schedule:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import socket
 import time
+from dataclasses import replace
+from typing import Any
 
 import pytest
 from conftest import MODEL
 from scripted_server import ScriptedServer, broken_stream, error, hang, text, tool_call
 
+from coachcli.config import resolve
 from coachcli.errors import MissingCredentialsError, ProviderError
 from coachcli.llm.client import LLMClient, StreamBroken
 
@@ -20,8 +23,10 @@ HI = [{"role": "user", "content": "hi there"}]
 SECRET = "zz-distinctive-secret-9f8e7d6c5b4a"
 
 
-def client(server: ScriptedServer, **kwargs: object) -> LLMClient:
-    return LLMClient(MODEL, server.url, **kwargs)  # type: ignore[arg-type]
+def client(server: ScriptedServer, **overrides: Any) -> LLMClient:
+    """A client made as commands make it: from the resolved Settings (COACH_* included)."""
+    settings = replace(resolve(api_base=server.url), **overrides)
+    return LLMClient.from_settings(settings, MODEL)
 
 
 def one_line(exc: BaseException) -> str:
@@ -62,22 +67,22 @@ def test_streamed_completion_calls_back_per_chunk_and_keeps_usage(model_env: Scr
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "streamed"])
 def test_tool_calls_are_parsed(model_env: ScriptedServer, stream: bool) -> None:
     """Tool calls (several in one reply) arrive with their ids, names and JSON arguments intact."""
-    model_env.queue(
-        tool_call(
-            "remember_fact",
-            {"fact": "Runs on Tuesdays"},
-            call_id="call_first",
-            more=[("save_memory", {"note": "Check in on Friday"})],
-        )
+    reply = tool_call(
+        "remember_fact",
+        {"fact": "Runs on Tuesdays"},
+        call_id="call_first",
+        more=[("save_memory", {"note": "Check in on Friday"})],
     )
+    model_env.queue(reply)
     tools = [{"type": "function", "function": {"name": "remember_fact", "parameters": {"type": "object"}}}]
     on_text = (lambda _piece: None) if stream else None
     result = client(model_env).complete(HI, tools=tools, on_text=on_text)
     assert [c.name for c in result.tool_calls] == ["remember_fact", "save_memory"]
+    # The provider's own ids, not the client's fallback: tool results must answer these ids.
+    assert [c.id for c in result.tool_calls] == [c.id for c in reply.tool_calls]
     assert result.tool_calls[0].id == "call_first"
     assert result.tool_calls[0].parsed() == {"fact": "Runs on Tuesdays"}
     assert result.tool_calls[1].parsed() == {"note": "Check in on Friday"}
-    assert result.tool_calls[1].id
     assert result.finish_reason == "tool_calls"
     assert model_env.requests[0]["tools"][0]["function"]["name"] == "remember_fact"
 
@@ -124,7 +129,7 @@ def test_retries_are_bounded(model_env: ScriptedServer, status: int, words: str)
 def test_retry_count_follows_coach_retries(
     model_env: ScriptedServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """COACH_RETRIES=0 means a single attempt."""
+    """COACH_RETRIES=0 means a single attempt (the variable reaches the client through Settings)."""
     monkeypatch.setenv("COACH_RETRIES", "0")
     model_env.default = error(500)
     with pytest.raises(ProviderError):
@@ -222,7 +227,7 @@ def test_api_key_never_appears_in_errors(
     monkeypatch.setenv("OPENAI_API_KEY", key)
     server.default = error(status, f"Incorrect API key provided: {key}. You can find your key online.")
     with pytest.raises(ProviderError) as caught:
-        LLMClient(MODEL, server.url, retries=1).complete(HI)
+        client(server, retries=1).complete(HI)
     assert server.requests, "the request was never sent"
     assert key not in str(caught.value)
     assert key[6:20] not in str(caught.value)

@@ -11,7 +11,6 @@ import typer
 from coachcli import __version__
 from coachcli.cli.errors import CoachGroup
 from coachcli.cli.state import AppState
-from coachcli.config import validate_handle
 
 if TYPE_CHECKING:
     from typer._click import Command, Context
@@ -33,6 +32,8 @@ COMMANDS = {
     "checkin": "checkin",
     "review": "review",
     "status": "status",
+    "export": "export",
+    "import": "import_cmd",
     "config": "config_cmd",
     "db": "db",
 }
@@ -121,10 +122,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-def _handle(value: str | None) -> str | None:
-    return validate_handle(value) if value is not None else None
-
-
 @app.callback()
 def root(
     ctx: typer.Context,
@@ -145,7 +142,7 @@ def root(
     ] = False,
 ) -> None:
     """Global options apply to every command."""
-    state = AppState(home=home, db=db, user=_handle(user))
+    state = AppState(home=home, db=db, user=user)  # checked when settings resolve, naming --user
     ctx.obj = state
     ctx.call_on_close(state.close)
 

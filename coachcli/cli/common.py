@@ -77,7 +77,7 @@ def client_factory(settings: Settings) -> Callable[[str | None], object]:
     def client_for(model: str | None) -> LLMClient:
         name = model or settings.model
         if name not in cache:
-            cache[name] = LLMClient(name, settings.api_base)
+            cache[name] = LLMClient.from_settings(settings, name)
         return cache[name]
 
     return client_for

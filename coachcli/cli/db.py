@@ -10,14 +10,9 @@ import typer
 from coachcli.cli.common import JsonOpt
 from coachcli.cli.output import emit_json, out
 from coachcli.cli.state import state
+from coachcli.redact import redact
 
 db_app = typer.Typer(help="The database: where it is, its health, upgrades and backups.")
-
-
-def _redacted(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 @db_app.command("path")
@@ -26,9 +21,9 @@ def path_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     app = state(ctx)
     settings = app.settings()
     store = app.store(migrate=False)
-    location = str(store.path) if store.path else _redacted(settings.database_url)
+    location = str(store.path) if store.path else redact(settings.database_url)
     if json_out:
-        emit_json({"path": location, "url": _redacted(settings.database_url), "home": str(settings.home)})
+        emit_json({"path": location, "url": redact(settings.database_url), "home": str(settings.home)})
         return
     out().print(location, markup=False, soft_wrap=True)
 

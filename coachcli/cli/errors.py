@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import sys
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from typer.core import TyperGroup
 from typer.exceptions import Abort, Exit, TyperException
 
 from coachcli.cli.output import error_line
+from coachcli.config import debug_enabled
 from coachcli.errors import EXIT_FAILURE, CoachError, StoreError
+from coachcli.redact import redact
 
 
 def store_error(exc: BaseException) -> StoreError:
@@ -33,17 +35,32 @@ def store_error(exc: BaseException) -> StoreError:
 
 
 def _fail(exc: CoachError) -> NoReturn:
-    error_line(str(exc))
+    _error(str(exc))
     sys.exit(exc.exit_code)
+
+
+def _error(message: str) -> None:
+    """The one `Error:` line; secrets (URL passwords, keys) are masked here as a last defence."""
+    error_line(redact(message))
 
 
 class CoachGroup(TyperGroup):
     """The root group: usage errors, CoachErrors and database errors become one line each."""
 
-    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:  # type: ignore[override]
-        debug = os.environ.get("COACH_DEBUG") == "1"
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        debug = debug_enabled()
         try:
-            result = super().main(*args, standalone_mode=False, **kwargs)
+            result = super().main(
+                args, prog_name, complete_var, False, windows_expand_args=windows_expand_args, **extra
+            )
         except Exit as exc:
             sys.exit(exc.exit_code)
         except CoachError as exc:
@@ -59,7 +76,7 @@ class CoachGroup(TyperGroup):
             ctx = getattr(exc, "ctx", None)
             if ctx is not None:
                 hint = f" See '{ctx.command_path} --help'."
-            error_line(message.rstrip(".") + "." + hint)
+            _error(message.rstrip(".") + "." + hint)
             sys.exit(getattr(exc, "exit_code", 2))
         except Abort:
             sys.stderr.write("Aborted.\n")
@@ -74,7 +91,7 @@ class CoachGroup(TyperGroup):
                 raise
             if type(exc).__module__.startswith("sqlalchemy"):  # not imported here: keeps --help fast
                 _fail(store_error(exc))
-            error_line(
+            _error(
                 f"internal error ({type(exc).__name__}: {exc}); run again with COACH_DEBUG=1 for the "
                 "traceback and please report it."
             )

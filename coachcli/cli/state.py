@@ -24,8 +24,16 @@ class AppState:
     _migrated: bool = False
     _model_flags: dict[str, str | None] = field(default_factory=dict)
 
-    def settings(self, *, model: str | None = None, api_base: str | None = None) -> config.Settings:
-        """Resolve once; a command's --model/--api-base (given on the first call) take part."""
+    def settings(
+        self, *, model: str | None = None, api_base: str | None = None, strict: bool = True
+    ) -> config.Settings:
+        """Resolve once; a command's --model/--api-base (given on the first call) take part.
+
+        strict=False (only `coach config`) never fails on a bad value: it lists it in
+        `Settings.problems` instead, so a broken config.toml can be shown and repaired.
+        """
+        if not strict:
+            return config.resolve(home=self.home, db=self.db, user=self.user, strict=False)
         flags = {k: v for k, v in {"model": model, "api_base": api_base}.items() if v is not None}
         if self._settings is None or (flags and flags != self._model_flags):
             self._model_flags.update(flags)
@@ -44,7 +52,7 @@ class AppState:
             from coachcli.store.engine import Store
 
             settings = self.settings()
-            explicit_db = bool(self.db) or bool(_env("COACH_DATABASE_URL"))
+            explicit_db = settings.sources.get("database_url") != "default"
             self._store = Store(settings.database_url, create_folder=not explicit_db)
             self._migrated = False
         if migrate and not self._migrated:
@@ -70,12 +78,6 @@ class AppState:
         if self._store is not None:
             self._store.dispose()
             self._store = None
-
-
-def _env(name: str) -> str | None:
-    import os
-
-    return os.environ.get(name) or None
 
 
 def state(ctx: typer.Context) -> AppState:

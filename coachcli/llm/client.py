@@ -2,33 +2,26 @@
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from coachcli.config import DEFAULT_RETRIES, DEFAULT_RETRY_DELAY, DEFAULT_TIMEOUT
 from coachcli.errors import ProviderError
 from coachcli.llm import errors as llm_errors
 from coachcli.llm.loader import load
 from coachcli.llm.types import Completion, ReplyInterrupted, ToolCall
 
+if TYPE_CHECKING:
+    from coachcli.config import Settings
+
 Message = dict[str, Any]
 TextCallback = Callable[[str], None]
 
-DEFAULT_TIMEOUT = 60.0
-DEFAULT_RETRIES = 2  # extra attempts after the first, for rate limits, 5xx and timeouts
-DEFAULT_RETRY_DELAY = 1.0
 # Used when litellm does not know the model's window (documented in the README).
 FALLBACK_CONTEXT_TOKENS = 8192
 FALLBACK_MAX_OUTPUT = 1024
-
-
-def _env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, default))
-    except ValueError:
-        return default
 
 
 class LLMClient:
@@ -39,19 +32,32 @@ class LLMClient:
         model: str,
         api_base: str | None = None,
         *,
-        timeout: float | None = None,
-        retries: int | None = None,
-        retry_delay: float | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        retries: int = DEFAULT_RETRIES,
+        retry_delay: float = DEFAULT_RETRY_DELAY,
     ) -> None:
+        """`timeout` seconds per call; `retries` extra attempts (rate limits, 5xx, timeouts) with
+        exponential backoff starting at `retry_delay` seconds. Commands pass their resolved
+        Settings through `from_settings`; nothing here reads the environment's COACH_* values."""
         self.model = model
         self.api_base = api_base
-        self.timeout = timeout if timeout is not None else _env_float("COACH_TIMEOUT", DEFAULT_TIMEOUT)
-        self.retries = retries if retries is not None else int(_env_float("COACH_RETRIES", DEFAULT_RETRIES))
-        self.retry_delay = (
-            retry_delay if retry_delay is not None else _env_float("COACH_RETRY_DELAY", DEFAULT_RETRY_DELAY)
-        )
+        self.timeout = timeout
+        self.retries = retries
+        self.retry_delay = retry_delay
         self._api_key: str | None = None
         self._checked = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings, model: str | None = None) -> LLMClient:
+        """A client for `model` (default: the configured one) with the configured endpoint,
+        timeout and retries."""
+        return cls(
+            model or settings.model,
+            settings.api_base,
+            timeout=settings.timeout,
+            retries=settings.retries,
+            retry_delay=settings.retry_delay,
+        )
 
     # -- set-up ---------------------------------------------------------------------------
 

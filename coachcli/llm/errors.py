@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
 from coachcli.errors import MissingCredentialsError, ProviderError
-
-_SECRET_ENV = re.compile(r"(_API_KEY|_KEY|_TOKEN|_SECRET)$")
-
-
-def redact(text: str) -> str:
-    """Remove any provider secret that an upstream message might echo back."""
-    for name, value in os.environ.items():
-        if value and len(value) >= 8 and _SECRET_ENV.search(name):
-            text = text.replace(value, "***")
-    text = re.sub(r"\bsk-[A-Za-z0-9_\-]{8,}", "sk-***", text)
-    return text
+from coachcli.redact import redact
 
 
 def _short(exc: BaseException, limit: int = 200) -> str:
@@ -26,7 +15,7 @@ def _short(exc: BaseException, limit: int = 200) -> str:
     text = re.sub(r"^litellm\.\w+:\s*", "", text)
     text = re.sub(r"^(\w+Error: )+", "", text)
     text = re.sub(r"^\w+Exception - ", "", text)
-    text = redact(text)
+    text = redact(text)  # before cutting, so a cut never leaves half a secret unmasked
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -65,47 +54,49 @@ def is_retryable(exc: BaseException, litellm: Any) -> bool:
 def to_coach_error(
     exc: BaseException, litellm: Any, *, model: str, api_base: str | None, attempts: int
 ) -> ProviderError:
-    """One line: what happened, then what to do."""
+    """One line: what happened, then what to do. Secrets are masked here, at the source, so
+    neither the printed error nor a stored one (a failed dispatch) can carry a URL password."""
+    return ProviderError(redact(_describe(exc, litellm, model=model, api_base=api_base, attempts=attempts)))
+
+
+def _describe(exc: BaseException, litellm: Any, *, model: str, api_base: str | None, attempts: int) -> str:
     tried = f" after {attempts} attempts" if attempts > 1 else ""
     where = api_base or "the provider"
     if isinstance(exc, litellm.AuthenticationError):
-        return ProviderError(
+        return (
             f"{where} rejected the API key for {model}: check the key in your environment "
             "(e.g. OPENAI_API_KEY, ANTHROPIC_API_KEY)."
         )
     if isinstance(exc, litellm.ContextWindowExceededError):
-        return ProviderError(
+        return (
             f"the request is larger than {model}'s context window: lower it with "
             "`coach config set context_tokens N`."
         )
     if isinstance(exc, litellm.RateLimitError):
-        return ProviderError(
+        return (
             f"{where} is rate-limiting requests{tried}: wait a minute and try again, "
             "or check your plan's limits."
         )
     if isinstance(exc, litellm.Timeout):
-        return ProviderError(
-            f"{model} did not answer in time{tried}: try again, or raise COACH_TIMEOUT (seconds)."
+        return (
+            f"{model} did not answer in time{tried}: try again, or allow more seconds with "
+            "`coach config set timeout N` (or COACH_TIMEOUT)."
         )
     if is_connection_error(exc, litellm):
-        return ProviderError(
+        return (
             f"cannot reach {where} for {model}: check that the server is running and that "
             "--api-base / COACH_API_BASE is right."
         )
     if isinstance(exc, litellm.NotFoundError):
-        return ProviderError(f"{where} does not know the model {model}: check --model / COACH_MODEL.")
+        return f"{where} does not know the model {model}: check --model / COACH_MODEL."
     status = getattr(exc, "status_code", None)
     if isinstance(exc, litellm.PermissionDeniedError) or status == 403:
-        return ProviderError(
-            f"{where} refused access to {model} (403): check that your key may use this model."
-        )
+        return f"{where} refused access to {model} (403): check that your key may use this model."
     if isinstance(exc, litellm.BadRequestError) or status in (400, 422):
-        return ProviderError(f"{where} refused the request: {_short(exc)}")
+        return f"{where} refused the request: {_short(exc)}"
     if is_retryable(exc, litellm):
-        return ProviderError(f"{where} had a server error{tried} ({_short(exc, 120)}): try again later.")
+        return f"{where} had a server error{tried} ({_short(exc, 120)}): try again later."
     if isinstance(exc, AttributeError | TypeError | KeyError):
         # litellm fails this way on a response it cannot parse (seen with a 422 from a proxy)
-        return ProviderError(
-            f"{where} sent a response for {model} that could not be read: check --api-base and --model."
-        )
-    return ProviderError(f"the model call failed: {type(exc).__name__}: {_short(exc)}")
+        return f"{where} sent a response for {model} that could not be read: check --api-base and --model."
+    return f"the model call failed: {type(exc).__name__}: {_short(exc)}"

@@ -34,6 +34,8 @@ COMMANDS = {
     "status": "status",
     "export": "export",
     "import": "import_cmd",
+    "export": "export",
+    "import": "import_cmd",
     "config": "config_cmd",
     "db": "db",
 }

@@ -133,10 +133,14 @@ def emit_json(document: Any) -> None:
     json.dumps escapes C0 controls; DEL, C1 controls and bidi overrides are escaped here too
     (the same JSON value), so no raw control sequence reaches a terminal.
     """
-    text = json.dumps(document, ensure_ascii=False, indent=2, default=_default)
-    text = _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    text = json_safe(json.dumps(document, ensure_ascii=False, indent=2, default=_default))
     sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def json_safe(text: str) -> str:
+    """JSON text with DEL, C1 controls and bidi overrides escaped (\\u…): the same JSON value."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _default(value: Any) -> Any:

@@ -1,0 +1,227 @@
+"""Walk an export file as a stream of records, one object at a time (ijson events).
+
+A conversation can hold hundreds of thousands of messages, so no list is ever built whole:
+each message, fact, note... is built on its own and handed over with the path that names it
+in errors (`conversations[0].messages[12]`). A conversation's or goal's own fields arrive when
+its object closes, after its messages; the importer reads the file twice for that reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+# Top-level lists of plain records, and the kind of each item.
+RECORD_LISTS = {"facts": "fact", "progress": "progress", "agents": "agent", "dispatches": "dispatch"}
+# Top-level lists whose items hold their own lists: kind of the item, and of each child list.
+CONTAINER_LISTS = {
+    "conversations": ("conversation", {"messages": "message", "memories": "memory"}),
+    "goals": ("goal", {"progress": "goal_progress"}),
+}
+_OPENING = ("start_map", "start_array")
+_CLOSING = ("end_map", "end_array")
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+class FileFormatError(Exception):
+    """The file is not JSON, or not shaped like an export at all: reading cannot go on."""
+
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+@dataclass
+class Record:
+    kind: str  # "top" (format, version, ...), "fact", "conversation", "message", "goal_progress", ...
+    path: str  # where it is in the file, for error messages
+    value: Any
+    index: int  # position in its list (for "top": 0)
+    parent: int | None = None  # for messages, memories, goal_progress: the container's index
+    key: str = ""  # for "top": the key
+
+
+def records(source: IO[bytes]) -> Iterator[Record]:
+    """Every record of the file in file order; FileFormatError when it is not JSON or not an object."""
+    import ijson
+
+    head = source.read(3)
+    if not head:
+        raise FileFormatError("", "the file is empty")
+    if head != UTF8_BOM:
+        source.seek(source.tell() - len(head))
+    walker = _Walker()
+    try:
+        for event, value in ijson.basic_parse(source, use_float=True):
+            yield from walker.feed(event, value)
+    except ijson.JSONError as exc:
+        raise FileFormatError(walker.where(), f"not valid JSON ({_first_line(exc)})") from None
+    if not walker.finished:
+        raise FileFormatError("", "the file is empty")
+
+
+def _first_line(exc: Exception) -> str:
+    text = exc.args[0] if exc.args else str(exc)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    first = str(text).strip().splitlines()[0] if str(text).strip() else "unreadable"
+    if "premature EOF" in first:
+        return "it ends too early: is the file truncated?"
+    return first
+
+
+class _Builder:
+    """Builds one value from events, however deeply nested."""
+
+    def __init__(self) -> None:
+        from ijson.common import ObjectBuilder
+
+        self._builder = ObjectBuilder()
+        self._depth = 0
+
+    def feed(self, event: str, value: Any) -> bool:
+        """Take one event; True once the value is complete."""
+        self._builder.event(event, value)
+        if event in _OPENING:
+            self._depth += 1
+        elif event in _CLOSING:
+            self._depth -= 1
+        return self._depth == 0
+
+    @property
+    def value(self) -> Any:
+        return self._builder.value
+
+
+@dataclass
+class _Frame:
+    role: str  # root | records | containers | container | children
+    kind: str = ""  # for records/children lists: the item kind; for containers: the container kind
+    name: str = ""  # the list's key
+    index: int = -1  # current item index inside a list
+    parent: int | None = None
+    children: dict[str, str] | None = None
+    header: dict[str, Any] | None = None
+    key: str | None = None  # last map key read (root, container)
+
+
+class _Walker:
+    """A small state machine over ijson's basic events."""
+
+    def __init__(self) -> None:
+        self.stack: list[_Frame] = []
+        self.builder: _Builder | None = None
+        self.target: tuple[str, str, int, int | None, str] | None = None  # what the builder builds
+        self.started = False
+        self.finished = False
+
+    def where(self) -> str:
+        """The path of the innermost item being read, for errors."""
+        parts: list[str] = []
+        for frame in self.stack:
+            if frame.role in ("records", "containers", "children") and frame.index >= 0:
+                parts.append(f"{frame.name}[{frame.index}]")
+            elif frame.role == "root" and frame.key and len(self.stack) == 1:
+                parts.append(frame.key)
+        return ".".join(parts)
+
+    def feed(self, event: str, value: Any) -> Iterator[Record]:
+        if self.builder is not None:
+            if self.builder.feed(event, value):
+                yield from self._built(self.builder.value)
+            return
+        if not self.started:
+            self.started = True
+            if event != "start_map":
+                raise FileFormatError("", 'the file must hold one JSON object, {"format": ...}')
+            self.stack.append(_Frame("root"))
+            return
+        frame = self.stack[-1]
+        if frame.role in ("root", "container"):
+            yield from self._in_map(frame, event, value)
+        else:
+            yield from self._in_list(frame, event, value)
+
+    def _in_map(self, frame: _Frame, event: str, value: Any) -> Iterator[Record]:
+        if event == "map_key":
+            frame.key = value
+            return
+        if event == "end_map":
+            self.stack.pop()
+            if frame.role == "root":
+                self.finished = True
+            else:
+                outer = self.stack[-1]
+                path = f"{outer.name}[{outer.index}]"
+                yield Record(frame.kind, path, frame.header, outer.index)
+            return
+        key = frame.key or ""
+        if frame.role == "root" and key in RECORD_LISTS:
+            self._open_list(event, key, _Frame("records", RECORD_LISTS[key], key))
+        elif frame.role == "root" and key in CONTAINER_LISTS:
+            kind, children = CONTAINER_LISTS[key]
+            self._open_list(event, key, _Frame("containers", kind, key, children=children))
+        elif frame.role == "container" and frame.children and key in frame.children:
+            outer = self.stack[-2]
+            child = _Frame("children", frame.children[key], key, parent=outer.index)
+            self._open_list(event, f"{outer.name}[{outer.index}].{key}", child)
+        else:
+            self._start_value(event, value, ("field", key, 0, None, key))
+            if self.builder is not None:
+                return
+            yield from self._built(value)
+
+    def _open_list(self, event: str, path: str, frame: _Frame) -> None:
+        if event != "start_array":
+            raise FileFormatError(path, f"must be a list, not {_EVENT_TYPES.get(event, event)}")
+        self.stack.append(frame)
+
+    def _in_list(self, frame: _Frame, event: str, value: Any) -> Iterator[Record]:
+        if event == "end_array":
+            self.stack.pop()
+            return
+        frame.index += 1
+        if frame.role == "containers" and event == "start_map":
+            self.stack.append(_Frame("container", frame.kind, children=frame.children, header={}))
+            return
+        self._start_value(event, value, ("item", frame.kind, frame.index, frame.parent, ""))
+        if self.builder is None:
+            yield from self._built(value)
+
+    def _start_value(self, event: str, value: Any, target: tuple[str, str, int, int | None, str]) -> None:
+        self.target = target
+        if event in _OPENING:
+            self.builder = _Builder()
+            self.builder.feed(event, value)
+
+    def _built(self, value: Any) -> Iterator[Record]:
+        self.builder = None
+        assert self.target is not None
+        what, kind, index, parent, key = self.target
+        frame = self.stack[-1]
+        if what == "field" and frame.role == "container":
+            assert frame.header is not None
+            frame.header[key] = value
+            return
+        if what == "field":  # a top-level scalar or object: format, version, exported_at, user, ...
+            yield Record("top", key, value, 0, key=key)
+            return
+        path = self._item_path(frame, index)
+        yield Record(kind, path, value, index, parent)
+
+    def _item_path(self, frame: _Frame, index: int) -> str:
+        if frame.role == "children":
+            outer = self.stack[-3]
+            return f"{outer.name}[{outer.index}].{frame.name}[{index}]"
+        return f"{frame.name}[{index}]"
+
+
+_EVENT_TYPES = {
+    "start_map": "an object",
+    "string": "a string",
+    "number": "a number",
+    "integer": "a number",
+    "double": "a number",
+    "boolean": "true/false",
+    "null": "null",
+}

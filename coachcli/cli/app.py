@@ -34,8 +34,6 @@ COMMANDS = {
     "status": "status",
     "export": "export",
     "import": "import_cmd",
-    "export": "export",
-    "import": "import_cmd",
     "config": "config_cmd",
     "db": "db",
 }

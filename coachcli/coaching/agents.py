@@ -75,6 +75,22 @@ BUILTIN_AGENTS: dict[str, AgentSpec] = {
         ),
         builtin=True,
     ),
+    "reviewer": AgentSpec(
+        name="reviewer",
+        display_name="Reviewer",
+        description="Looks back over a period against the goals: what moved, what stalled, what to change next.",
+        system_prompt=(
+            "You are the Reviewer, a specialist in looking back with a coachee over a period (usually a "
+            "week) against their goals. "
+            + _SHARED
+            + " The task gives the goals, the progress notes, the coach's check-ins and a digest of the "
+            "conversation for the period. Produce: one line on the period overall; per goal, what moved "
+            "(cite the notes) and what stalled, plainly, without blame; patterns you see across goals; "
+            "and at most three concrete changes for the next period, each small enough to start this "
+            "week. Say so when the record is thin instead of guessing, and only use what the task shows."
+        ),
+        builtin=True,
+    ),
 }
 
 

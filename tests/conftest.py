@@ -31,6 +31,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("COACH_USER", "tester")
     monkeypatch.setenv("COACH_RETRY_DELAY", "0.01")
     monkeypatch.setenv("COACH_TIMEOUT", "10")
+    monkeypatch.setenv("COACH_WORKER", "off")  # only tests/test_worker.py starts model workers
     return home
 
 

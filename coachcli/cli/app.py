@@ -36,6 +36,7 @@ COMMANDS = {
     "import": "import_cmd",
     "config": "config_cmd",
     "db": "db",
+    "worker": "worker",
 }
 
 

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from coachcli.errors import ProviderError
+
 
 @dataclass
 class ToolCall:
@@ -47,3 +49,19 @@ class ReplyInterrupted(Exception):
     def __init__(self, partial: Completion) -> None:
         super().__init__("reply interrupted")
         self.partial = partial
+
+
+class StreamBroken(ProviderError):
+    """The stream failed after text was shown; `partial` is kept so nothing paid for is lost."""
+
+    def __init__(self, message: str, *, partial: Completion) -> None:
+        super().__init__(message)
+        self.partial = partial
+
+    @classmethod
+    def midway(cls, partial: Completion) -> StreamBroken:
+        """The one error for a reply that stopped after some of it arrived (provider or worker)."""
+        return cls(
+            f"the reply from {partial.model} broke off midway; what arrived was kept: try again.",
+            partial=partial,
+        )

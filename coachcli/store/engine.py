@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import NoSuchModuleError
 from sqlmodel import Session, create_engine
 
@@ -19,6 +19,8 @@ from coachcli.errors import StoreError, UsageError
 
 BUSY_TIMEOUT_SECONDS = 60.0
 READONLY = "coach_readonly"
+# Tables every coach store has had since the first revision: how a coach store is recognised.
+COACH_TABLES = frozenset({"users", "conversations", "messages"})
 
 
 def _prepare_sqlite_file(path: Path, *, create_folder: bool) -> None:
@@ -58,6 +60,13 @@ def _switch_to_wal(cursor: Any) -> None:
             time.sleep(0.02)
 
 
+def _is_ours(cursor: Any) -> bool:
+    """Empty, or a coach store: the journal mode of another application's file is not ours to
+    change (migrate.refuse_foreign then refuses the file, leaving it as it was)."""
+    tables = {row[0] for row in cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return not tables or tables >= COACH_TABLES
+
+
 def _install_sqlite_hooks(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -68,7 +77,7 @@ def _install_sqlite_hooks(engine: Engine) -> None:
             cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
             cursor.execute("PRAGMA foreign_keys = ON")
             mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
-            if str(mode).lower() != "wal":
+            if str(mode).lower() != "wal" and _is_ours(cursor):
                 _switch_to_wal(cursor)
         finally:
             cursor.close()
@@ -78,6 +87,24 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         # A write transaction takes the lock at its start: no deadlocked lock upgrades later.
         readonly = conn.get_execution_options().get(READONLY, False)
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    """The file of a SQLite URL (None for a `file:` URI). Refuses what cannot be a lasting store."""
+    database = url.database or ""
+    if url.host:
+        raise UsageError(
+            f"{url.render_as_string(hide_password=True)!r} is not a SQLite file URL (the part after "
+            "'sqlite://' is a host): use sqlite:///coach.db (relative) or sqlite:////path/coach.db."
+        )
+    if database in ("", ":memory:") or "memory" in (url.query.get("mode"), url.query.get("vfs")):
+        raise UsageError(
+            "an in-memory database keeps nothing after the command ends: point --db at a file, "
+            "e.g. sqlite:////path/coach.db."
+        )
+    if database.startswith("file:"):
+        return None
+    return Path(database).expanduser().absolute()
 
 
 class Store:
@@ -97,14 +124,13 @@ class Store:
             ) from exc
         self.url = url
         self.dialect = parsed.get_backend_name()
+        self.location = parsed.render_as_string(hide_password=True)  # for messages: no password
         kwargs: dict[str, Any] = {}
         if self.dialect == "sqlite":
-            database = parsed.database or ""
-            if database and database != ":memory:" and not database.startswith("file:"):
-                self.path: Path | None = Path(database).expanduser().absolute()
+            self.path: Path | None = _sqlite_file(parsed)
+            if self.path is not None:
                 _prepare_sqlite_file(self.path, create_folder=create_folder)
-            else:
-                self.path = None
+                self.location = str(self.path)
             kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False}
         else:
             self.path = None

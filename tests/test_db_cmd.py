@@ -26,13 +26,13 @@ FOREIGN = {
         [
             "CREATE TABLE invoices (id INTEGER PRIMARY KEY, total INTEGER)",
             "INSERT INTO invoices VALUES (1, 40)",
-        ]
-        + ["CREATE TABLE customers (id INTEGER PRIMARY KEY)"],
+            "CREATE TABLE customers (id INTEGER PRIMARY KEY)",
+        ],
         ("customers, invoices", "no coach schema"),
     ),
     "its own alembic revision": (
-        ["CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)"]
-        + [
+        [
+            "CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)",
             "INSERT INTO alembic_version VALUES ('ae1027a6acf')",
             "CREATE TABLE widgets (id INTEGER PRIMARY KEY)",
         ],

@@ -648,13 +648,15 @@ def _normal(value: Any) -> Any:
 
 def _snapshot(st: Store) -> dict[str, dict[tuple, dict[str, Any]]]:
     """Every row of every coachcli table, by primary key, with timestamps made comparable."""
+    from coachcli.store.search_sql import not_search_index
+
     meta = MetaData()
     with st.engine.connect() as conn:
         meta.reflect(bind=conn)
         tables = {}
         for name, table in meta.tables.items():
-            if name == "alembic_version":
-                continue
+            if name == "alembic_version" or not not_search_index(name, "table"):
+                continue  # the search index is derived data (migration 0004), not rows to keep
             key = [c.name for c in table.primary_key.columns]
             rows = conn.execute(select(table)).mappings().all()
             tables[name] = {

@@ -1,4 +1,5 @@
-"""The tables of DESIGN.md as SQLModel models; the Alembic chain in `migrations/` must match."""
+"""The tables of a coach store as SQLModel models; the Alembic chain in `migrations/` must match
+(tests/test_store.py compares them)."""
 
 from __future__ import annotations
 
@@ -117,9 +118,9 @@ def postgresql_options() -> None:
     dialect (and the modules of four drivers) whenever the models load: about 60 ms of every
     SQLite command's start. The Store calls this for a PostgreSQL URL; create_all does too.
     """
-    for table in (Conversation.__table__, UserFact.__table__):
-        for index in table.indexes:  # type: ignore[attr-defined]
-            condition = PARTIAL_INDEXES.get(index.name)
+    for table in SQLModel.metadata.tables.values():
+        for index in table.indexes:
+            condition = PARTIAL_INDEXES.get(str(index.name))
             if condition is not None and index.dialect_options["postgresql"]["where"] is None:
                 index.dialect_kwargs["postgresql_where"] = condition
 

@@ -285,11 +285,16 @@ class _Importer:
             self.session.execute(update(UserFact).where(UserFact.id == ident).values(superseded_by=target))
 
     def _goals(self) -> None:
+        from coachcli.coaching.goals import active_with_title
+
         goals = self._matcher(Goal, lambda r: ((r.title,), r.created_at))
         notes = self._matcher(Progress, lambda r: ((r.goal_id, r.text), r.created_at))
         for index, item in enumerate(self.plan.goals):
             row = item.row
             found = goals.take(row["id"], (row["title"],), row["created_at"])
+            if found is None and row["status"] == "active":  # one active goal per title (goals.py)
+                same = active_with_title(self.session, self.user, row["title"])
+                found = same.id if same is not None else None
             if found is not None:
                 self.counts.skipped += 1
                 goal_id = str(found)

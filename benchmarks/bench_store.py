@@ -48,7 +48,7 @@ def listing(bench: Bench) -> Outcome:
     one_big, one_small = statistics.median(times["big/one"]), statistics.median(times["1k/one"])
     context = [
         [
-            f"list_task_threads_of (the single query `coach tasks list` runs) at {big:,} / at 1,000 "
+            f"list_task_threads(handle) (the query `coach tasks list` runs) at {big:,} / at 1,000 "
             "conversations",
             f"{fmt(one_big, 's')} / {fmt(one_small, 's')}",
             f"{one_big / one_small:.2f}×",
@@ -64,7 +64,7 @@ def listing(bench: Bench) -> Outcome:
             *plan,
             "```",
             "",
-            "`list_task_threads_of` (what `coach tasks list` runs; all of a user's task threads hang "
+            "`list_task_threads(handle)` (what `coach tasks list` runs; all of a user's task threads hang "
             "under their one coaching conversation, so (user_id, type) finds the same rows):",
             "",
             "```",

@@ -53,7 +53,7 @@ def list_times(
     """
     from sqlalchemy import event
 
-    from coachcli.coaching.conversations import find_coaching, list_task_threads, list_task_threads_of
+    from coachcli.coaching.conversations import find_coaching, list_task_threads
     from coachcli.coaching.users import find_user
     from coachcli.store.engine import Store
 
@@ -69,18 +69,16 @@ def list_times(
                     raise RuntimeError(f"store {name} has no coaching conversation for {handle}")
                 targets[name] = (user, coaching.id)
             user, parent = targets[name]
-            info[name] = _plan(store, event, lambda s, u=user, p=parent: list_task_threads(s, u, p))
-            info[name]["one"] = _plan(store, event, lambda s: list_task_threads_of(s, handle))["plan"]
+            info[name] = _plan(store, event, lambda s, u=user, p=parent: list_task_threads(s, u.handle, p))
+            info[name]["one"] = _plan(store, event, lambda s: list_task_threads(s, handle))["plan"]
 
-        # Each store with both listings: the service of the figure, and the single query that
-        # `coach tasks list` runs (list_task_threads_of, keyed "<store>/one").
+        # Each store with both forms: an explicit parent (the figure), and the default parent (the
+        # user's coaching conversation) that `coach tasks list` runs (keyed "<store>/one").
         def listing(name: str, one: bool) -> float:
-            user, parent = targets[name]
+            parent = None if one else targets[name][1]
             with stores[name].read_session() as session:
                 start = time.perf_counter()
-                rows = (
-                    list_task_threads_of(session, handle) if one else list_task_threads(session, user, parent)
-                )
+                rows = list_task_threads(session, handle, parent)
                 elapsed = time.perf_counter() - start
             info[name]["rows_one" if one else "rows"] = len(rows)
             return elapsed

@@ -7,7 +7,7 @@ The floor's imports (sqlmodel, typer, rich.console), then what a straightforward
 models (coachcli's own models module, nothing else of coachcli), parse one Typer command line,
 open the SQLite file, run the three ORM lookups (user, coaching conversation, threads) and write
 the rows plainly. No settings, no migration check, no error handling, no table layout. This is
-how `coach tasks list` read before it got its models-free single query (list_task_threads_of):
+how `coach tasks list` read before it got its models-free single query (list_task_threads):
 the gap between the two is what declaring the models and configuring the ORM costs.
 """
 

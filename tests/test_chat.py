@@ -252,7 +252,7 @@ def test_propose_dispatch_in_one_shot_waits_for_approval(
     coach: Any, model_env: ScriptedServer, store: Any
 ) -> None:
     """One-shot mode cannot ask: the proposal is stored as proposed by the coach, with how to approve."""
-    from coachcli.coaching.dispatches import list_dispatches
+    from coachcli.coaching.dispatch.lifecycle import list_dispatches
     from coachcli.coaching.users import find_user
 
     task = "Draft a four-week plan to get back into running"
@@ -350,7 +350,7 @@ def test_very_long_conversation_fits_the_window(
 
     from coachcli.coaching.conversations import get_or_create_coaching
     from coachcli.coaching.memories import get_summary
-    from coachcli.coaching.messages import append_message, count_messages
+    from coachcli.coaching.messages import append_message, list_messages
     from coachcli.coaching.prompts import SUMMARY_PROMPT
     from coachcli.coaching.users import get_or_create_user
 
@@ -392,7 +392,7 @@ def test_very_long_conversation_fits_the_window(
         assert summary is not None
         assert summary.content.startswith("The person has run most days")
         assert summary.covers_through and summary.covers_through > 4000
-        assert count_messages(session, conversation_id) == 5002
+        assert len(list_messages(session, conversation_id)) == 5002
 
 
 # -- several processes --------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 
 from coachcli import __version__
 from coachcli.coaching import conversations as conv_svc
-from coachcli.coaching import dispatches as disp_svc
+from coachcli.coaching.dispatch import lifecycle as disp_svc
 from coachcli.coaching.facts import add_fact
 from coachcli.coaching.memories import add_note
 from coachcli.coaching.messages import append_message
@@ -209,11 +209,12 @@ def test_facts_errors(coach) -> None:
 def test_agents_list_and_show(coach) -> None:
     """Built-in specialists are visible with the documented keys; show includes the prompt."""
     agents = one_document(coach("agents", "list", "--json"))
-    assert [list(a) for a in agents] == [AGENT_KEYS] * 3
+    assert [list(a) for a in agents] == [AGENT_KEYS] * 4
     assert [(a["name"], a["display_name"], a["builtin"]) for a in agents] == [
         ("planner", "Planner", True),
         ("researcher", "Researcher", True),
         ("writer", "Writer", True),
+        ("reviewer", "Reviewer", True),
     ]
     run = coach("agents", "show", "planner")
     assert run.exit_code == 0
@@ -235,14 +236,14 @@ def test_agents_add_and_rm(coach) -> None:
     )  # fmt: skip
     assert list(added) == AGENT_KEYS and added["builtin"] is False
     names = [a["name"] for a in one_document(coach("agents", "list", "--json"))]
-    assert names == ["planner", "researcher", "writer", "nutritionist"]
+    assert names == ["planner", "researcher", "writer", "reviewer", "nutritionist"]
     assert_error(coach("agents", "rm", "planner"), 1, "built-in")
     assert_error(
         coach("agents", "add", "Bad Name", "--display-name", "X", "--description", "d", "--prompt", "p"), 2
     )
     assert_error(coach("agents", "add", "x-y", "--display-name", "X", "--description", "d"), 2, "--prompt")
     assert one_document(coach("agents", "rm", "nutritionist", "--json")) == {"removed": "nutritionist"}
-    assert len(one_document(coach("agents", "list", "--json"))) == 3
+    assert len(one_document(coach("agents", "list", "--json"))) == 4
 
 
 # --- reset ----------------------------------------------------------------------------------------------
@@ -260,10 +261,10 @@ def _conversation_with_history(store, handle: str = "tester") -> str:
 
 
 def _message_count(store, conversation_id: str) -> int:
-    from coachcli.coaching.messages import count_messages
+    from coachcli.coaching.messages import list_messages
 
     with store.read_session() as session:
-        return count_messages(session, conversation_id)
+        return len(list_messages(session, conversation_id))
 
 
 def test_reset_json_shape(coach, store) -> None:

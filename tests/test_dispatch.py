@@ -26,7 +26,7 @@ RESULT = "## Three routines\n\n1. Starting Strength\n2. StrongLifts 5x5\n3. GZCL
 
 def stored_dispatches(store: Any) -> list[Any]:
     """Every dispatch of the test user, newest first, straight from the services."""
-    from coachcli.coaching.dispatches import list_dispatches
+    from coachcli.coaching.dispatch.lifecycle import list_dispatches
     from coachcli.coaching.users import find_user
 
     with store.read_session() as session:
@@ -171,9 +171,10 @@ def test_failed_dispatch_with_json_still_prints_one_document(coach: Any, model_e
     assert run.exit_code == 1
     one_error_line(run.stderr)
     doc = run.json()
-    assert set(doc) == DISPATCH_KEYS
+    assert set(doc) == DISPATCH_KEYS | {"error"}
     assert doc["status"] == "failed"
     assert doc["task_thread_id"] is None
+    assert doc["error"]
 
 
 def test_failed_dispatch_is_listed(coach: Any, model_env: ScriptedServer) -> None:

@@ -12,8 +12,8 @@ import pytest
 from scripted_server import ScriptedServer, hang, text
 from sqlmodel import select
 
-from coachcli.coaching import dispatches
 from coachcli.coaching.conversations import get_or_create_coaching
+from coachcli.coaching.dispatch import lifecycle as dispatches
 from coachcli.coaching.users import get_or_create_user
 from coachcli.store.models import Conversation, Dispatch
 

@@ -42,11 +42,11 @@ from pathlib import Path
 turns, every, out_dir = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
 specs = [spec.split(":", 1) for spec in sys.argv[4:]]  # "index:handle"
 
-from coachcli.cli.chat import run_turn
 from coachcli.cli.common import client_factory, writing
 from coachcli.cli.state import AppState
-from coachcli.coaching.chat import QuietEvents
-from coachcli.coaching.specialist import dispatch_now
+from coachcli.cli.turn import run_turn
+from coachcli.coaching.dispatch.run import dispatch_now
+from coachcli.coaching.turn_events import QuietEvents
 from coachcli.llm.loader import load
 
 # litellm costs ~8 s of CPU to import: do it once here, then fork. Nothing may open a database

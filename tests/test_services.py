@@ -14,8 +14,8 @@ from sqlalchemy import func, select, update
 
 from coachcli.coaching import agents as agents_svc
 from coachcli.coaching import conversations as conv_svc
-from coachcli.coaching import dispatches as disp_svc
 from coachcli.coaching import facts as facts_svc
+from coachcli.coaching.dispatch import lifecycle as disp_svc
 from coachcli.coaching.memories import add_note, set_summary
 from coachcli.coaching.messages import append_message, list_messages
 from coachcli.coaching.users import get_or_create_user
@@ -204,8 +204,8 @@ def test_reset_refuses_other_users_and_task_threads(store: Store) -> None:
 # --- conversations and task threads -------------------------------------------------------------------
 
 
-def test_create_conversation_and_listing_include_type(store: Store) -> None:
-    """Task threads are conversations with a type and a parent; the listing must tell them apart."""
+def test_create_conversation_records_type_and_parent(store: Store) -> None:
+    """Task threads are conversations with a type and a parent, stored so they can be told apart."""
     user = _user(store)
     bob = _user(store, "bob")
     with store.write() as session:
@@ -219,13 +219,12 @@ def test_create_conversation_and_listing_include_type(store: Store) -> None:
         with pytest.raises(NotFoundError):  # a parent must be the user's own conversation
             conv_svc.create_conversation(session, bob, type="task", parent_id=coaching.id)
     with store.read_session() as session:
-        rows = conv_svc.list_conversations(session, user)
+        rows = session.scalars(select(Conversation).where(Conversation.user_id == user.id)).all()
         assert {(r.id, r.type, r.parent_id) for r in rows} == {
             (coaching.id, "coaching", None),
             (thread.id, "task", coaching.id),
         }
-        assert [r.id for r in conv_svc.list_conversations(session, user, type="task")] == [thread.id]
-        assert conv_svc.list_conversations(session, bob) == []
+        assert session.scalars(select(Conversation).where(Conversation.user_id == bob.id)).all() == []
 
 
 def test_list_task_threads_scope_order_and_agent(store: Store) -> None:
@@ -258,12 +257,18 @@ def test_list_task_threads_scope_order_and_agent(store: Store) -> None:
         conv_svc.create_conversation(session, user, type="task", parent_id=threads[0].id, title="nested")
         session.add(Conversation(user_id=bob.id, type="task", parent_id=coaching.id, title="bob's"))
     with store.read_session() as session:
-        rows = conv_svc.list_task_threads(session, user, coaching.id)
+        rows = conv_svc.list_task_threads(session, user.handle, coaching.id)
         assert [r.title for r in rows] == ["t2", "t1", "t0"]
         assert [r.agent for r in rows] == [None, "researcher", None]
         assert rows[0].created_at == base + timedelta(hours=2)
-        assert [r.title for r in conv_svc.list_task_threads(session, user, coaching.id, limit=1)] == ["t2"]
-        assert [r.title for r in conv_svc.list_task_threads(session, bob, coaching.id)] == ["bob's"]
+        assert [r.title for r in conv_svc.list_task_threads(session, user.handle, coaching.id, limit=1)] == [
+            "t2"
+        ]
+        assert [r.title for r in conv_svc.list_task_threads(session, "bob", coaching.id)] == ["bob's"]
+        # Without a parent: the user's own coaching conversation (bob has none: nothing listed).
+        assert conv_svc.list_task_threads(session, user.handle) == rows
+        assert conv_svc.list_task_threads(session, "bob") == []
+        assert conv_svc.list_task_threads(session, "nobody") == []
 
 
 # --- facts ----------------------------------------------------------------------------------------------
@@ -513,7 +518,7 @@ def test_succeed_writes_the_task_thread_in_one_transaction(store: Store) -> None
         assert (done.input_tokens, done.output_tokens) == (11, 22)
         notes = list(session.execute(select(Memory).where(Memory.conversation_id == coaching.id)).scalars())
         assert len(notes) == 1 and thread_id[:8] in notes[0].content
-        rows = conv_svc.list_task_threads(session, user, coaching.id)
+        rows = conv_svc.list_task_threads(session, user.handle, coaching.id)
         assert [(r.id, r.agent) for r in rows] == [(thread_id, "planner")]
     with store.write() as session, pytest.raises(ConflictError):  # a second success is refused
         succeed(session)
@@ -577,8 +582,8 @@ def test_failure_records_the_error_and_only_failed_or_interrupted_retry(store: S
         with pytest.raises(ConflictError, match="proposed"):
             disp_svc.retry(session, disp_svc.find_dispatch(session, user, proposed))
         assert disp_svc.retry(session, disp_svc.find_dispatch(session, user, failing)).status == "approved"
-        with pytest.raises(ConflictError):  # now approved: not retryable again
-            disp_svc.retry(session, disp_svc.find_dispatch(session, user, failing))
+        # Approved but never claimed (its process died first) is no dead end: retry takes it again.
+        assert disp_svc.retry(session, disp_svc.find_dispatch(session, user, failing)).status == "approved"
     with store.write() as session:
         assert session.execute(select(Conversation).where(Conversation.type == "task")).first() is None
         assert {d.id for d in disp_svc.list_dispatches(session, user)} == {failing, proposed}

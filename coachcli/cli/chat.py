@@ -3,44 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from coachcli.cli.common import ApiBaseOpt, JsonOpt, ModelOpt, read_stdin
-from coachcli.cli.output import emit_json, err
-from coachcli.cli.state import AppState, state
+from coachcli.cli.output import emit_json
+from coachcli.cli.state import state
 from coachcli.errors import UsageError
-
-
-def run_turn(app: AppState, text: str, events: Any) -> Any:
-    """One coaching turn in its own session (shared by one-shot chat and the REPL)."""
-    from coachcli.cli.common import client_factory
-    from coachcli.coaching.chat import CoachingTurn
-
-    settings = app.settings()
-    client_for = client_factory(settings)
-    with app.store().session() as session:
-        turn = CoachingTurn(
-            session,
-            settings.user,
-            client_for(None),
-            client_for=client_for,
-            events=events,
-            context_tokens=settings.context_tokens,
-        )
-        return turn.run(text)
-
-
-def turn_json(result: Any) -> dict[str, Any]:
-    return {
-        "conversation_id": result.conversation_id,
-        "reply": result.reply,
-        "model": result.model,
-        "input_tokens": result.input_tokens,
-        "output_tokens": result.output_tokens,
-        "cost_usd": result.cost_usd,
-    }
 
 
 def chat_cmd(
@@ -64,22 +34,22 @@ def chat_cmd(
     if not text.strip():
         raise UsageError("the message is empty: pass MESSAGE or pipe text on stdin.")
     from coachcli.cli.chat_events import NoticeEvents, PlainEvents, TerminalEvents
+    from coachcli.cli.shapes import chat_turn_json
+    from coachcli.cli.turn import report_unsaved, run_turn
 
     if json_out:
         result = run_turn(app, text, NoticeEvents())  # notices on stderr; stdout is the document
-        emit_json(turn_json(result))
+        report_unsaved(result)
+        emit_json(chat_turn_json(result))
         return
 
     events = TerminalEvents() if sys.stdout.isatty() else PlainEvents()
     try:
-        run_turn(app, text, events)
+        result = run_turn(app, text, events)
     finally:
         events.finish()
+    report_unsaved(result)
 
 
 def register(app: typer.Typer) -> None:
     app.command("chat")(chat_cmd)
-
-
-def warn(message: str) -> None:
-    err().print(message, markup=False)

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.panel import Panel
 
 from coachcli.cli.output import err, out, styled, write_text
-from coachcli.coaching.chat import Decision, QuietEvents
+from coachcli.coaching.turn_events import Decision, QuietEvents
 
 if TYPE_CHECKING:  # Markdown rendering (markdown-it, Pygments) loads only when a reply is shown on a terminal
     from coachcli.cli.markdown_stream import MarkdownStream
+    from coachcli.coaching.dispatch.lifecycle import DispatchOutcome
+    from coachcli.store.models import Dispatch
+
+# How a tool's notice looks, by kind (TurnEvents.notice); other kinds print plainly.
+NOTICE_STYLES = {"dim": "dim", "goal": "green", "progress": "green", "warning": "yellow"}
 
 
 class PlainEvents(QuietEvents):
@@ -32,15 +37,19 @@ class PlainEvents(QuietEvents):
             sys.stdout.flush()
             self.wrote = False
 
+    def notice(self, kind: str, text: str) -> None:
+        self.finish()
+        err().print(text, style=NOTICE_STYLES.get(kind, ""))
+
     def fact_saved(self, text: str, created: bool) -> None:
         self.finish()
-        err().print(styled(("✓", "green"), f" {'Saved' if created else 'Updated'} fact: {text}"))
+        err().print(styled(("✓", "green"), f" {'Saved' if created else 'Already known'} fact: {text}"))
 
     def memory_saved(self, text: str) -> None:
         self.finish()
         err().print(f"✓ Noted: {text}", style="dim")
 
-    def proposal(self, dispatch: Any, display_name: str) -> Decision:
+    def proposal(self, dispatch: Dispatch, display_name: str) -> Decision:
         self.finish()
         short = dispatch.id[:8]
         err().print(
@@ -61,7 +70,7 @@ class NoticeEvents(PlainEvents):
 class TerminalEvents(PlainEvents):
     """Markdown streamed with Rich; the REPL adds approval prompts on top."""
 
-    def __init__(self, ask: Callable[[Any, str], Decision] | None = None) -> None:
+    def __init__(self, ask: Callable[[Dispatch, str], Decision] | None = None) -> None:
         super().__init__()
         self.stream: MarkdownStream | None = None
         self.ask = ask
@@ -78,13 +87,13 @@ class TerminalEvents(PlainEvents):
             self.stream.close()
             self.stream = None
 
-    def proposal(self, dispatch: Any, display_name: str) -> Decision:
+    def proposal(self, dispatch: Dispatch, display_name: str) -> Decision:
         if self.ask is None:
             return super().proposal(dispatch, display_name)
         self.finish()
         return self.ask(dispatch, display_name)
 
-    def dispatch_started(self, dispatch: Any) -> Callable[[], None]:
+    def dispatch_started(self, dispatch: Dispatch) -> Callable[[], None]:
         from rich.status import Status
 
         self.finish()
@@ -92,7 +101,7 @@ class TerminalEvents(PlainEvents):
         status.start()
         return status.stop
 
-    def dispatch_finished(self, outcome: Any) -> None:
+    def dispatch_finished(self, outcome: DispatchOutcome) -> None:
         thread = (outcome.task_thread_id or "")[:8]
         preview = " ".join((outcome.result or "").split())[:280]
         err().print(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
-from contextlib import nullcontext
-from typing import Annotated, Any
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,19 +15,32 @@ from coachcli.cli.progress import working
 from coachcli.cli.state import state
 from coachcli.errors import CoachError
 
-
-def outcome_json(outcome: Any) -> dict[str, Any]:
-    return {
-        "dispatch_id": outcome.dispatch_id,
-        "status": outcome.status,
-        "agent": outcome.agent,
-        "task": outcome.task,
-        "task_thread_id": outcome.task_thread_id,
-        "result": outcome.result,
-    }
+if TYPE_CHECKING:  # the dispatch services load when a command runs, not for --help
+    from coachcli.coaching.dispatch.lifecycle import DispatchOutcome
+    from coachcli.coaching.dispatch.run import Pick
 
 
-def render_outcome(outcome: Any, *, streamed: bool = False) -> None:
+@contextmanager
+def json_failures(json_out: bool) -> Iterator[None]:
+    """With --json a failure still prints one document on stdout (the exit code is unchanged):
+    the failed dispatch itself (status "failed" plus "error") once it exists, else {"error"}."""
+    from coachcli.llm.types import ReplyInterrupted
+
+    try:
+        yield
+    except CoachError as exc:
+        if json_out:
+            from coachcli.cli.shapes import dispatch_json, error_json
+            from coachcli.coaching.dispatch.run import DispatchFailed
+
+            failed = isinstance(exc, DispatchFailed)
+            emit_json(dispatch_json(exc.outcome) if failed else error_json(str(exc)))
+        raise
+    except ReplyInterrupted:  # Ctrl-C while the result streamed: the dispatch is already interrupted
+        raise KeyboardInterrupt from None
+
+
+def render_outcome(outcome: DispatchOutcome, *, streamed: bool = False) -> None:
     from rich.markdown import Markdown
     from rich.panel import Panel
 
@@ -36,17 +50,30 @@ def render_outcome(outcome: Any, *, streamed: bool = False) -> None:
             console.print(Markdown(outcome.result))
         else:
             write_text(outcome.result.rstrip("\n") + "\n")
+    thread = outcome.task_thread_id or ""
     err().print(
         Panel.fit(
             styled(
                 (outcome.agent, "bold"),
                 " finished · task thread ",
-                (outcome.task_thread_id, "bold"),
-                f"\nSee it again with: coach tasks show {outcome.task_thread_id[:8]}",
+                (thread, "bold"),
+                f"\nSee it again with: coach tasks show {thread[:8]}",
             ),
             border_style="green",
         )
     )
+
+
+def _announce_pick(pick: Pick) -> None:
+    if pick.by_model:
+        note(f"The coach picked the {pick.agent} for this task.")
+    else:
+        note(f"No clear pick from the model; using the default specialist, {pick.agent}.")
+
+
+def _stream(piece: str) -> None:
+    write_text(piece)
+    sys.stdout.flush()
 
 
 def dispatch_cmd(
@@ -61,59 +88,27 @@ def dispatch_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Run a specialist on TASK now; the result is saved as a task thread."""
-    from coachcli.coaching.dispatches import clean_task
-    from coachcli.coaching.specialist import dispatch_now
+    from coachcli.coaching.dispatch.run import dispatch_now
 
     app = state(ctx)
-    settings = app.settings(model=model, api_base=api_base)
-    task = clean_task(task)
-    client_for = client_factory(settings)
-
-    def on_pick(pick: Any) -> None:
-        if pick.by_model:
-            note(f"The coach picked the {pick.agent} for this task.")
-        else:
-            note(f"No clear pick from the model; using the default specialist, {pick.agent}.")
-
-    on_text = None
-    if stream and not json_out:
-
-        def on_text(piece: str) -> None:
-            write_text(piece)
-            sys.stdout.flush()
-
-    with writing(app) as (session, user):
-        if agent is not None:
-            from coachcli.coaching.agents import get_agent
-
-            agent = get_agent(session, agent).name
-        try:
-            spinner = nullcontext() if on_text else working(f"{agent or 'choosing a specialist'} is working")
-            with spinner:
+    on_text = _stream if stream and not json_out else None
+    with json_failures(json_out):
+        settings = app.settings(model=model, api_base=api_base)
+        client_for = client_factory(settings)
+        with writing(app) as (session, user):
+            label = f"{agent or 'choosing a specialist'} is working"
+            with nullcontext() if on_text else working(label):
                 outcome = dispatch_now(
-                    session, user, task, client_for, agent=agent, on_pick=on_pick, on_text=on_text
+                    session, user, task, client_for, agent=agent, on_pick=_announce_pick, on_text=on_text
                 )
-        except CoachError as exc:
-            session.rollback()
-            _report_failure(session, user, task, json_out, exc)
-            raise
     if on_text is not None:
         sys.stdout.write("\n")
     if json_out:
-        emit_json(outcome_json(outcome))
+        from coachcli.cli.shapes import dispatch_json
+
+        emit_json(dispatch_json(outcome))
         return
     render_outcome(outcome, streamed=on_text is not None)
-
-
-def _report_failure(session: Any, user: Any, task: str, json_out: bool, exc: CoachError) -> None:
-    """On --json a failed run still prints its dispatch (status failed) so scripts can retry it."""
-    if not json_out:
-        return
-    from coachcli.coaching.dispatches import DispatchOutcome, list_dispatches
-
-    recent = [d for d in list_dispatches(session, user) if d.task == task][:1]
-    if recent:
-        emit_json(outcome_json(DispatchOutcome.of(recent[0])))
 
 
 def register(app: typer.Typer) -> None:

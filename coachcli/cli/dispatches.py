@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated
 
 import typer
 
 from coachcli.cli.common import ApiBaseOpt, JsonOpt, ModelOpt, client_factory, writing
-from coachcli.cli.dispatch import outcome_json, render_outcome
-from coachcli.cli.output import emit_json, iso, out, short_id, styled, when
+from coachcli.cli.dispatch import json_failures, render_outcome
+from coachcli.cli.output import emit_json, out, short_id, styled, when
 from coachcli.cli.progress import working
 from coachcli.cli.state import state
 
 dispatches_app = typer.Typer(help="Dispatches: tasks for specialists, proposed by the coach or run by you.")
 
 IdArg = Annotated[str, typer.Argument(metavar="ID", help="Dispatch id or a unique prefix.")]
-
-
-def dispatch_row(d: Any) -> dict[str, Any]:
-    return {
-        "id": d.id,
-        "status": d.status,
-        "agent": d.agent,
-        "task": d.task,
-        "proposed_by": d.proposed_by,
-        "task_thread_id": d.task_thread_id,
-        "created_at": iso(d.created_at),
-    }
 
 
 @dispatches_app.command("list")
@@ -36,12 +25,13 @@ def list_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Dispatches newest first; a run whose process died shows as interrupted."""
-    from coachcli.coaching.dispatches import list_dispatches
+    from coachcli.cli.shapes import dispatch_row_json
+    from coachcli.coaching.dispatch.lifecycle import list_dispatches
 
     with writing(state(ctx)) as (session, user):
         rows = list_dispatches(session, user, status=status)
     if json_out:
-        emit_json([dispatch_row(d) for d in rows])
+        emit_json([dispatch_row_json(d) for d in rows])
         return
     if not rows:
         out().print("No dispatches." if status else 'No dispatches yet. Run one with: coach dispatch "TASK"')
@@ -65,28 +55,27 @@ def list_cmd(
 def _run(
     ctx: typer.Context, dispatch_id: str, action: str, model: str | None, api_base: str | None, json_out: bool
 ) -> None:
-    from coachcli.coaching import dispatches
-    from coachcli.coaching.specialist import approve_and_run, resolve_approved_dispatch
+    from coachcli.coaching.dispatch.lifecycle import find_dispatch
+    from coachcli.coaching.dispatch.run import approve_and_run, retry_and_run
 
+    run = approve_and_run if action == "approve" else retry_and_run
     app = state(ctx)
-    settings = app.settings(model=model, api_base=api_base)
-    client_for = client_factory(settings)
-    with writing(app) as (session, user):
-        dispatch = dispatches.find_dispatch(session, user, dispatch_id)
-        with working(f"{dispatch.agent} is working"):
-            if action == "approve":
-                outcome = approve_and_run(session, user, dispatch, client_for)
-            else:
-                dispatches.retry(session, dispatch)
-                session.commit()
-                outcome = resolve_approved_dispatch(session, user, dispatch, client_for)
+    with json_failures(json_out):
+        settings = app.settings(model=model, api_base=api_base)
+        client_for = client_factory(settings)
+        with writing(app) as (session, user):
+            dispatch = find_dispatch(session, user, dispatch_id)
+            with working(f"{dispatch.agent} is working"):
+                outcome = run(session, user, dispatch, client_for)
     if json_out:
-        emit_json(outcome_json(outcome))
+        from coachcli.cli.shapes import dispatch_json
+
+        emit_json(dispatch_json(outcome))
         return
     render_outcome(outcome)
 
 
-def _runner(action: str, doc: str) -> Any:
+def _runner(action: str, doc: str) -> Callable[..., None]:
     """approve and retry take the same options and differ only in the transition before the run."""
 
     def command(
@@ -116,15 +105,16 @@ def reject_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Reject a proposed dispatch; it never runs."""
-    from coachcli.coaching import dispatches
+    from coachcli.cli.shapes import dispatch_row_json
+    from coachcli.coaching.dispatch.lifecycle import find_dispatch, reject
 
     with writing(state(ctx)) as (session, user):
-        dispatch = dispatches.find_dispatch(session, user, dispatch_id)
-        dispatches.reject(session, dispatch, reason)
+        dispatch = find_dispatch(session, user, dispatch_id)
+        reject(session, dispatch, reason)
     if json_out:
-        emit_json(dispatch_row(dispatch))
+        emit_json(dispatch_row_json(dispatch))
         return
-    out().print(f"Rejected dispatch {short_id(dispatch.id)}.", markup=False)
+    out().print(f"Rejected dispatch {short_id(dispatch.id)}.")
 
 
 def register(app: typer.Typer) -> None:

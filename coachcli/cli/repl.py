@@ -13,7 +13,8 @@ from coachcli.errors import CoachError
 
 if TYPE_CHECKING:  # the coaching turn and its imports load after the prompt is up
     from coachcli.cli.state import AppState
-    from coachcli.coaching.chat import Decision
+    from coachcli.coaching.turn_events import Decision
+    from coachcli.store.models import Dispatch
 
 HELP = """\
 Type a message and press Enter. End a line with \\ to continue on the next one,
@@ -61,11 +62,11 @@ class Repl:
             parts.append(input(CONTINUE))
         return "\n".join(parts)
 
-    def ask(self, dispatch: Any, display_name: str) -> Decision:
+    def ask(self, dispatch: Dispatch, display_name: str) -> Decision:
         """The approval card: approve, reject, or edit the task first."""
         from rich.panel import Panel
 
-        from coachcli.coaching.chat import Decision
+        from coachcli.coaching.turn_events import Decision
 
         err().print(
             Panel(
@@ -146,14 +147,15 @@ class Repl:
             self.turn(text)
 
     def turn(self, text: str) -> None:
-        from coachcli.cli.chat import run_turn
         from coachcli.cli.chat_events import TerminalEvents
+        from coachcli.cli.turn import report_unsaved, run_turn
         from coachcli.llm.types import ReplyInterrupted
 
         events = TerminalEvents(ask=self.ask)
         try:
-            run_turn(self.app, text, events)
+            result = run_turn(self.app, text, events)
             events.finish()
+            report_unsaved(result)
         except (ReplyInterrupted, KeyboardInterrupt):
             events.finish()
             err().print("(interrupted: what was shown is saved)", style="dim")
@@ -181,11 +183,10 @@ class Repl:
     def _show_tasks(self) -> None:
         from coachcli.cli.common import reading
         from coachcli.cli.output import short_id, when
-        from coachcli.coaching.conversations import find_coaching, list_task_threads
+        from coachcli.coaching.conversations import list_task_threads
 
         with reading(self.app) as (session, user):
-            coaching = find_coaching(session, user) if user else None
-            rows = list_task_threads(session, user, coaching.id, limit=10) if user and coaching else []
+            rows = list_task_threads(session, user.handle, limit=10) if user else []
         if not rows:
             err().print("No task threads yet.")
         for row in rows:

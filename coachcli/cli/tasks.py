@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from coachcli.cli.common import JsonOpt, LimitOpt, reading
-from coachcli.cli.output import emit_json, iso, out, print_columns, short_id, visible, when
+from coachcli.cli.output import emit_json, out, print_columns, short_id, visible, when
 from coachcli.cli.state import state
 
 tasks_app = typer.Typer(help="Task threads: finished dispatches, each a child of the coaching conversation.")
@@ -20,27 +20,18 @@ def list_cmd(
     limit: LimitOpt = None,
 ) -> None:
     """Task threads under your coaching conversation, newest first."""
-    from coachcli.coaching.conversations import list_task_threads_of
+    from coachcli.coaching.conversations import TaskThreadRow, list_task_threads
 
     app = state(ctx)
     store = app.store_for_reading()
-    rows = []
+    rows: list[TaskThreadRow] = []
     if store is not None:
         with store.read_session() as session:
-            rows = list_task_threads_of(session, app.settings().user, limit=limit)
+            rows = list_task_threads(session, app.settings().user, limit=limit)
     if json_out:
-        emit_json(
-            [
-                {
-                    "id": r.id,
-                    "title": r.title,
-                    "agent": r.agent,
-                    "created_at": iso(r.created_at),
-                    "updated_at": iso(r.updated_at),
-                }
-                for r in rows
-            ]
-        )
+        from coachcli.cli.shapes import task_thread_row_json
+
+        emit_json([task_thread_row_json(r) for r in rows])
         return
     if not rows:
         out().print('No task threads yet. Run one with: coach dispatch "TASK"')
@@ -71,20 +62,9 @@ def show_cmd(
         thread = get_task_thread(session, user, thread_id)
         messages = list_messages(session, thread.id)
     if json_out:
-        emit_json(
-            {
-                "id": thread.id,
-                "type": thread.type,
-                "parent_id": thread.parent_id,
-                "title": thread.title,
-                "mode": thread.mode,
-                "created_at": iso(thread.created_at),
-                "updated_at": iso(thread.updated_at),
-                "messages": [
-                    {"role": m.role, "content": m.content, "created_at": iso(m.created_at)} for m in messages
-                ],
-            }
-        )
+        from coachcli.cli.shapes import task_thread_json
+
+        emit_json(task_thread_json(thread, messages))
         return
     from rich.markdown import Markdown
     from rich.rule import Rule

@@ -15,7 +15,7 @@ from sqlmodel import Session
 from coachcli.coaching.memories import get_summary, set_summary
 from coachcli.coaching.messages import list_messages
 from coachcli.coaching.prompts import SUMMARY_PROMPT
-from coachcli.coaching.tools import TOOLS
+from coachcli.coaching.tools.registry import schemas
 from coachcli.errors import CoachError
 from coachcli.llm.client import LLMClient
 from coachcli.store.models import Message, User
@@ -98,7 +98,7 @@ def fit_history(
     counter: TokenCounter,
 ) -> list[dict[str, Any]]:
     """The request for the next turn: system prompt plus as much recent history as fits."""
-    tools_tokens = counter.request([{"role": "system", "content": str(TOOLS)}])
+    tools_tokens = counter.request([{"role": "system", "content": str(schemas())}])
     for _ in range(4):
         system = {"role": "system", "content": system_prompt()}
         room = budget.prompt - tools_tokens - counter.request([system])

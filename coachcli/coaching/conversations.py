@@ -14,7 +14,7 @@ from coachcli.coaching.ids import by_prefix
 from coachcli.errors import NotFoundError, UsageError
 from coachcli.store.types import UTCDateTime, utcnow
 
-# The models load inside the functions that use them: `coach tasks list` (list_task_threads_of)
+# The models load inside the functions that use them: `coach tasks list` (list_task_threads)
 # reads without them, and declaring the seven SQLModel tables is ~70 ms of a ~1 s start.
 if TYPE_CHECKING:
     from coachcli.store.models import Conversation, User
@@ -69,30 +69,6 @@ def get_or_create_coaching(session: Session, user: User) -> Conversation:
 
 
 @dataclass
-class ConversationRow:
-    id: str
-    type: str
-    parent_id: str | None
-    title: str | None
-    mode: str
-    created_at: datetime
-    updated_at: datetime
-
-
-def list_conversations(session: Session, user: User, *, type: str | None = None) -> list[ConversationRow]:
-    """All of a user's conversations with their type, newest activity first."""
-    from coachcli.store.models import Conversation
-
-    query = select(Conversation).where(Conversation.user_id == user.id)
-    if type is not None:
-        query = query.where(Conversation.type == type)
-    rows = session.exec(query.order_by(col(Conversation.updated_at).desc()))
-    return [
-        ConversationRow(c.id, c.type, c.parent_id, c.title, c.mode, c.created_at, c.updated_at) for c in rows
-    ]
-
-
-@dataclass
 class TaskThreadRow:
     id: str
     title: str | None
@@ -101,57 +77,36 @@ class TaskThreadRow:
     updated_at: datetime
 
 
-def list_task_threads(
-    session: Session, user: User, parent_id: str, *, limit: int | None = None
-) -> list[TaskThreadRow]:
-    """Task threads of that parent owned by that user, newest first (ix_conversations_parent_created)."""
-    from coachcli.store.models import Conversation, Dispatch
-
-    query = (
-        select(
-            Conversation.id,
-            Conversation.title,
-            Dispatch.agent,
-            Conversation.created_at,
-            Conversation.updated_at,
-        )
-        .outerjoin(Dispatch, col(Dispatch.task_thread_id) == Conversation.id)
-        .where(
-            Conversation.parent_id == parent_id,
-            Conversation.user_id == user.id,
-            Conversation.type == "task",
-        )
-        .order_by(col(Conversation.created_at).desc(), col(Conversation.id).desc())
-    )
-    if limit is not None:
-        query = query.limit(limit)
-    return [TaskThreadRow(*row) for row in session.exec(query)]
-
-
-_THREADS_OF = """
+_THREADS = """
 SELECT thread.id, thread.title, dispatch.agent, thread.created_at, thread.updated_at
 FROM users AS owner
-JOIN conversations AS coaching
-  ON coaching.user_id = owner.id AND coaching.type = 'coaching'
-JOIN conversations AS thread
-  ON thread.parent_id = coaching.id AND thread.user_id = owner.id AND thread.type = 'task'
+JOIN conversations AS thread ON thread.user_id = owner.id AND thread.type = 'task'
 LEFT OUTER JOIN dispatches AS dispatch ON dispatch.task_thread_id = thread.id
-WHERE owner.handle = :handle
+WHERE owner.handle = :handle AND thread.parent_id = {parent}
 ORDER BY thread.created_at DESC, thread.id DESC
 """
+_COACHING_OF_OWNER = "(SELECT id FROM conversations WHERE user_id = owner.id AND type = 'coaching')"
 
 
-def list_task_threads_of(session: Session, handle: str, *, limit: int | None = None) -> list[TaskThreadRow]:
-    """list_task_threads for the coaching conversation of the user with this handle, in one query
-    and without the ORM models: what `coach tasks list` runs. Empty when there is no such user or
-    coaching conversation yet."""
-    sql = _THREADS_OF + (" LIMIT :limit" if limit is not None else "")
+def list_task_threads(
+    session: Session, handle: str, parent_id: str | None = None, *, limit: int | None = None
+) -> list[TaskThreadRow]:
+    """Task threads of that parent (default: the user's coaching conversation) owned by the user
+    with this handle, newest first (ix_conversations_parent_created).
+
+    One query and no ORM models: `coach tasks list` runs it, and its start-up is measured. Empty
+    when there is no such user or coaching conversation yet.
+    """
+    sql = _THREADS.format(parent=":parent_id" if parent_id is not None else _COACHING_OF_OWNER)
+    params: dict[str, object] = {"handle": handle}
+    if parent_id is not None:
+        params["parent_id"] = parent_id
+    if limit is not None:
+        sql += " LIMIT :limit"
+        params["limit"] = limit
     query = text(sql).columns(
         id=String, title=Text, agent=String, created_at=UTCDateTime, updated_at=UTCDateTime
     )
-    params: dict[str, object] = {"handle": handle}
-    if limit is not None:
-        params["limit"] = limit
     return [TaskThreadRow(*row) for row in session.execute(query, params)]
 
 
@@ -180,7 +135,10 @@ def reset(session: Session, user: User, conversation_id: str) -> ResetResult:
     """Clear the owner's coaching conversation: messages, title, memories. Facts and threads stay."""
     from coachcli.store.models import Conversation, Memory, Message, UserFact
 
-    conversation = session.get(Conversation, conversation_id)
+    # The row lock orders reset with the saves of a running turn (coaching/chat.py checks its
+    # anchor message under the same lock), so a late reply never lands in the fresh conversation.
+    query = select(Conversation).where(Conversation.id == conversation_id).with_for_update()
+    conversation = session.exec(query).first()
     if conversation is None or conversation.user_id != user.id:
         raise NotFoundError(f"no conversation {conversation_id} for user {user.handle}.")
     if conversation.type != "coaching":
@@ -192,7 +150,8 @@ def reset(session: Session, user: User, conversation_id: str) -> ResetResult:
     conversation.title = None
     conversation.updated_at = utcnow()
     session.add(conversation)
-    facts = session.exec(select(func.count()).select_from(UserFact).where(UserFact.user_id == user.id)).one()
+    current = (UserFact.user_id == user.id, col(UserFact.superseded_at).is_(None))
+    facts = session.exec(select(func.count()).select_from(UserFact).where(*current)).one()
     session.flush()
     return ResetResult(
         conversation_id=conversation.id,

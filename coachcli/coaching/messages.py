@@ -58,6 +58,12 @@ def list_messages(
     return rows
 
 
-def count_messages(session: Session, conversation_id: str) -> int:
-    query = select(func.count()).select_from(Message).where(Message.conversation_id == conversation_id)
-    return int(session.exec(query).one())
+def message_exists(session: Session, conversation_id: str, message_id: int) -> bool:
+    """Lock the conversation row, then tell whether the message is still in it.
+
+    A turn checks its anchor this way before each save; `reset` locks the same row, so a save and
+    a reset never interleave and a reply is never stored into a conversation reset under it.
+    """
+    lock_conversation(session, conversation_id)
+    query = select(Message.id).where(Message.id == message_id, Message.conversation_id == conversation_id)
+    return session.exec(query).first() is not None

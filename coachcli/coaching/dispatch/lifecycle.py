@@ -1,6 +1,7 @@
 """The dispatch lifecycle as data: proposed → approved|rejected → running → succeeded|failed|interrupted.
 
-Every transition is one conditional UPDATE, so two processes can never both win it.
+Every transition is one conditional UPDATE, so two processes can never both win it. Failed and
+interrupted dispatches go back to approved on retry: no state but succeeded and rejected is final.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from dataclasses import dataclass
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from coachcli.coaching import runner
 from coachcli.coaching.conversations import create_conversation, get_or_create_coaching
+from coachcli.coaching.dispatch import liveness
 from coachcli.coaching.ids import by_prefix
 from coachcli.coaching.memories import add_note
 from coachcli.coaching.messages import append_message
@@ -22,7 +23,8 @@ from coachcli.store.models import DISPATCH_STATUSES, Dispatch, User
 from coachcli.store.types import utcnow
 
 MAX_TASK_LENGTH = 4000
-FINAL = ("succeeded", "failed", "rejected")
+MAX_ERROR_LENGTH = 2000
+RETRYABLE = ("failed", "interrupted", "approved")  # approved: left by a process that died before its claim
 
 
 def clean_task(task: str) -> str:
@@ -80,8 +82,12 @@ def refusal(session: Session, dispatch_id: str, action: str) -> ConflictError:
     return ConflictError(f"cannot {action} dispatch {dispatch_id[:8]}: it is already {state}.")
 
 
-def approve(session: Session, dispatch: Dispatch) -> Dispatch:
-    if not _transition(session, dispatch.id, ("proposed",), status="approved"):
+def approve(session: Session, dispatch: Dispatch, task: str | None = None) -> Dispatch:
+    """proposed → approved, with the person's edited task if they changed it."""
+    values: dict[str, object] = {"status": "approved"}
+    if task is not None and task.strip() != dispatch.task:
+        values["task"] = clean_task(task)
+    if not _transition(session, dispatch.id, ("proposed",), **values):
         raise refusal(session, dispatch.id, "approve")
     session.refresh(dispatch)
     return dispatch
@@ -99,7 +105,7 @@ def retry(session: Session, dispatch: Dispatch) -> Dispatch:
     """A failed or interrupted dispatch goes back to approved, to be run again."""
     mark_interrupted(session, [dispatch])
     values = {"status": "approved", "error": None, "finished_at": None}
-    if not _transition(session, dispatch.id, ("failed", "interrupted"), **values):
+    if not _transition(session, dispatch.id, RETRYABLE, **values):
         current = session.get(Dispatch, dispatch.id, populate_existing=True)
         state = current.status if current else "gone"
         raise ConflictError(
@@ -111,7 +117,7 @@ def retry(session: Session, dispatch: Dispatch) -> Dispatch:
 
 def claim(session: Session, dispatch: Dispatch) -> bool:
     """approved → running, recording this process as the runner. Exactly one claimer wins."""
-    host, pid, start = runner.identity()
+    host, pid, start = liveness.identity()
     now = utcnow()
     won = _transition(
         session,
@@ -146,7 +152,7 @@ def succeed(
         type="task",
         parent_id=dispatch.conversation_id,
         mode="task",
-        title=f"{agent_display_name}: {dispatch.task[:80]}",
+        title=f"{agent_display_name}: {dispatch.task.partition(chr(10))[0][:80]}",  # the task's first line
     )
     append_message(session, thread.id, "user", f"Task: {dispatch.task}")
     append_message(
@@ -187,18 +193,23 @@ def succeed(
     return thread.id
 
 
-def fail(session: Session, dispatch: Dispatch, error: str, usage: Completion | None = None) -> None:
-    values: dict[str, object] = {"status": "failed", "error": error[:2000], "finished_at": utcnow()}
-    if usage is not None:
-        values.update(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens)
+def assign(session: Session, dispatch: Dispatch, agent: str) -> None:
+    """The specialist chosen for a running dispatch (an operator's task picked by the model)."""
+    if not _transition(session, dispatch.id, ("running",), agent=agent):
+        raise refusal(session, dispatch.id, "assign")
+    session.refresh(dispatch)
+
+
+def fail(session: Session, dispatch: Dispatch, error: str) -> None:
+    """running (or approved) → failed, keeping the error; retry runs it again."""
+    values = {"status": "failed", "error": error[:MAX_ERROR_LENGTH], "finished_at": utcnow()}
     _transition(session, dispatch.id, ("running", "approved"), **values)
 
 
 def interrupt(session: Session, dispatch: Dispatch, error: str) -> None:
     """The person stopped the run (Ctrl-C): it can be retried."""
-    _transition(
-        session, dispatch.id, ("running",), status="interrupted", error=error[:2000], finished_at=utcnow()
-    )
+    values = {"status": "interrupted", "error": error[:MAX_ERROR_LENGTH], "finished_at": utcnow()}
+    _transition(session, dispatch.id, ("running",), **values)
 
 
 def mark_interrupted(session: Session, dispatches: list[Dispatch]) -> int:
@@ -207,7 +218,7 @@ def mark_interrupted(session: Session, dispatches: list[Dispatch]) -> int:
     for dispatch in dispatches:
         if dispatch.status != "running":
             continue
-        alive = runner.runner_alive(
+        alive = liveness.runner_alive(
             dispatch.runner_host, dispatch.runner_pid, dispatch.runner_start, dispatch.heartbeat_at
         )
         if alive:
@@ -242,6 +253,8 @@ def list_dispatches(session: Session, user: User, *, status: str | None = None) 
 
 @dataclass
 class DispatchOutcome:
+    """A dispatch as a run leaves it: succeeded with its task thread, or failed with its error."""
+
     dispatch_id: str
     status: str
     agent: str

@@ -6,13 +6,16 @@ import os
 import socket
 import threading
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 from sqlmodel import Session, col
 
 from coachcli.store.models import Dispatch
 from coachcli.store.types import utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
 
 HEARTBEAT_SECONDS = 15.0
 # A runner on another machine is presumed dead when its heartbeat is this old.
@@ -60,7 +63,7 @@ def runner_alive(host: str | None, pid: int | None, start: str | None, heartbeat
 class Heartbeat:
     """Touch the dispatch's heartbeat_at from a side thread while the model works."""
 
-    def __init__(self, bind: Any, dispatch_id: str) -> None:
+    def __init__(self, bind: Engine | Connection, dispatch_id: str) -> None:
         self._bind = bind
         self._dispatch_id = dispatch_id
         self._stop = threading.Event()

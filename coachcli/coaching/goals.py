@@ -24,6 +24,8 @@ from coachcli.store.types import utcnow
 MAX_TITLE_LENGTH = 200
 MAX_WHY_LENGTH = 2_000
 MAX_PROGRESS_LENGTH = 4_000
+PROMPT_GOALS = 12  # the coach's prompt carries at most this many active goals…
+PROMPT_NOTES_PER_GOAL = 3  # …each with its newest few progress notes
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DUE_HINT = "use YYYY-MM-DD, +30d, +4w or words like 'next friday'."
 
@@ -35,6 +37,14 @@ class GoalRow:
     goal: Goal
     progress_count: int
     last_progress_at: datetime | None
+
+
+@dataclass
+class GoalBrief:
+    """An active goal as the coach's prompt shows it: the goal and its newest progress notes."""
+
+    row: GoalRow
+    notes: list[Progress]
 
 
 def local_today() -> date:
@@ -279,3 +289,9 @@ def progress_between(
 def days_left(goal: Goal, today: date) -> int | None:
     """Days until the due date (negative when overdue), or None for an undated goal."""
     return (goal.due - today).days if goal.due is not None else None
+
+
+def goal_briefs(session: Session, user: User) -> list[GoalBrief]:
+    """The active goals for the coach's prompt, soonest due first, bounded in goals and notes."""
+    rows = list_goals(session, user)[:PROMPT_GOALS]
+    return [GoalBrief(row, goal_progress(session, row.goal, limit=PROMPT_NOTES_PER_GOAL)) for row in rows]

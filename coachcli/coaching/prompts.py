@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 
 from coachcli.coaching.agents import AgentSpec
 from coachcli.coaching.conversations import TaskThreadRow
+from coachcli.coaching.goals import GoalBrief, days_left
 from coachcli.store.models import Memory, UserFact
 
 COACH_PROMPT = """\
@@ -25,6 +27,9 @@ Your tools:
 - save_memory: keep a note about this conversation (commitments, open threads, what to check next).
 - propose_dispatch: when a task needs focused work (a plan, research, a draft), propose handing it to
   a specialist. A person approves it before it runs, so describe the task completely.
+- set_goal: record a goal the person has clearly set (title, optional due date and why).
+- log_progress: note progress they report; pass the goal's id when it is about one of their goals.
+- update_goal: mark a goal done or dropped (or active again) when they say so.
 Use tools quietly; do not announce them unless it helps the person."""
 
 
@@ -37,8 +42,11 @@ def build_system_prompt(
     summary: Memory | None,
     threads: list[TaskThreadRow],
     agents: list[AgentSpec],
+    goals: Sequence[GoalBrief] = (),
 ) -> str:
     parts = [COACH_PROMPT, f"\nToday is {now:%A %d %B %Y}. You are coaching {handle}."]
+    if goals:
+        parts.append(f"\n## {handle}'s active goals\n" + goals_section(goals, now.astimezone().date()))
     if facts:
         lines = "\n".join(f"- [{f.id[:8]}] {f.text}" for f in facts)
         parts.append(f"\n## Durable facts about {handle}\n{lines}")
@@ -53,6 +61,27 @@ def build_system_prompt(
         lines = "\n".join(f"- {a.name}: {a.description}" for a in agents)
         parts.append(f"\n## Specialists you can propose\n{lines}")
     return "\n".join(parts)
+
+
+def goals_section(goals: Sequence[GoalBrief], today: date) -> str:
+    """Each active goal with its id, due date and days left (or how overdue), and newest notes."""
+    lines = []
+    for brief in goals:
+        goal = brief.row.goal
+        left = days_left(goal, today)
+        if left is None:
+            when = "no due date"
+        elif left < 0:
+            when = f"OVERDUE: was due {goal.due} ({-left} days ago)"
+        else:
+            when = f"due {goal.due} ({'today' if left == 0 else f'{left} days left'})"
+        why = f"; why: {' '.join(goal.why.split())[:200]}" if goal.why else ""
+        lines.append(f"- [{goal.id[:8]}] {goal.title} ({when}{why})")
+        if not brief.notes:
+            lines.append("  no progress logged yet")
+        for note in brief.notes:
+            lines.append(f"  {note.created_at:%Y-%m-%d}: {' '.join(note.text.split())[:300]}")
+    return "\n".join(lines)
 
 
 SUMMARY_PROMPT = """\

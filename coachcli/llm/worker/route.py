@@ -13,7 +13,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coachcli.errors import MissingCredentialsError, ProviderError
 from coachcli.llm.types import Completion, ReplyInterrupted, StreamBroken
@@ -23,6 +23,9 @@ from coachcli.llm.worker.options import WorkerOptions
 from coachcli.llm.worker.paths import WorkerPaths, worker_paths
 from coachcli.llm.worker.protocol import completion_from_wire
 from coachcli.redact import redact
+
+if TYPE_CHECKING:
+    from coachcli.config import Settings
 
 # How long a command waits for one frame: the worker's first frame may wait for litellm's import,
 # and later ones for the provider (which has its own timeout, retries included, in the worker).
@@ -40,9 +43,10 @@ def route_for(options: WorkerOptions) -> WorkerRoute:
         return _routes[options]
 
 
-def worker_or_preload(options: WorkerOptions) -> bool:
+def worker_or_preload(settings: Settings) -> bool:
     """For the REPL: use a worker that is already running; otherwise import litellm here, in the
-    background, and keep this process's calls here. True when the worker will serve."""
+    background, and make this process's calls here. True when the worker will serve."""
+    options = WorkerOptions.from_settings(settings)
     route = route_for(options)
     paths = worker_paths(options.home) if options.enabled else None
     if paths is not None and spawn.status(paths) is not None:
@@ -62,6 +66,17 @@ class WorkerRoute:
         self._disabled = not options.enabled
         self._paths: WorkerPaths | None = None
         self._needs: dict[tuple[str, str | None], list[str] | None] = {}
+        self._start: spawn.Start | None = None
+
+    def prestart(self) -> None:
+        """Launch the worker now if none runs (without waiting), so it loads litellm while the
+        command does its own work; the first request waits for it."""
+        if self._disabled or self.options.mode != "auto" or self._start is not None:
+            return
+        paths = self._worker_paths()
+        if paths is not None:
+            self._start = spawn.Start(paths, self.options.idle_seconds)
+            self._start.begin()
 
     # -- what LLMClient asks -------------------------------------------------------------------
 
@@ -200,17 +215,14 @@ class WorkerRoute:
         """A connection to a worker that runs this very code, starting one when allowed."""
         if self._disabled:
             return None
-        if self._paths is None:
-            self._paths = worker_paths(self.options.home)
-            if self._paths is None:
-                self.disable("no private folder for the worker's socket")
-                return None
-        paths = self._paths
+        paths = self._worker_paths()
+        if paths is None:
+            return None
         for _ in range(2):
             try:
                 channel = Channel.open(paths.socket)
             except WorkerUnavailable as exc:
-                if self.options.mode != "auto" or not spawn.ensure_running(paths, self.options.idle_seconds):
+                if self.options.mode != "auto" or not self._started(paths):
                     self.disable(f"cannot reach the worker ({exc})")
                     return None
                 continue
@@ -220,11 +232,25 @@ class WorkerRoute:
             with contextlib.suppress(WorkerGone):
                 channel.ask({"op": "stop"}, timeout=5.0)
             channel.close()
-            if self.options.mode != "auto" or not spawn.ensure_running(paths, self.options.idle_seconds):
+            if self.options.mode != "auto" or not self._started(paths):
                 self.disable("the running worker is from another coachcli or Python")
                 return None
         self.disable("the worker did not answer")
         return None
+
+    def _worker_paths(self) -> WorkerPaths | None:
+        if self._paths is None:
+            self._paths = worker_paths(self.options.home)
+            if self._paths is None:
+                self.disable("no private folder for the worker's socket")
+        return self._paths
+
+    def _started(self, paths: WorkerPaths) -> bool:
+        """Finish the start begun by `prestart`, or start a worker now."""
+        starting, self._start = self._start, None
+        if starting is None:
+            return spawn.ensure_running(paths, self.options.idle_seconds)
+        return starting.finish()
 
     def _note(self, reason: str) -> None:
         if not self.options.debug:

@@ -3,13 +3,11 @@ starter waits for the first one's worker instead of starting its own."""
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,21 +38,63 @@ def worker_environment() -> dict[str, str]:
 
 def ensure_running(paths: WorkerPaths, idle_seconds: float, *, wait: float = START_WAIT) -> bool:
     """A worker answers on `paths.socket` when this returns True (started now if need be)."""
-    if protocol.reachable(paths.socket):
-        return True
-    deadline = time.monotonic() + wait
-    with _locked(paths.lock, deadline) as held:
-        if not held or protocol.reachable(paths.socket):
-            return protocol.reachable(paths.socket)
-        launch(paths, idle_seconds)
-        while time.monotonic() < deadline:
-            if protocol.reachable(paths.socket):
-                return True
-            time.sleep(0.01)
-    return False
+    starting = Start(paths, idle_seconds)
+    starting.begin()
+    return starting.finish(wait)
 
 
-def launch(paths: WorkerPaths, idle_seconds: float) -> None:
+class Start:
+    """Starting a worker in two steps, so a command can launch it first thing and wait for it only
+    when it needs it. The start lock is held in between: a racing command waits for this worker
+    instead of starting its own."""
+
+    def __init__(self, paths: WorkerPaths, idle_seconds: float) -> None:
+        self.paths = paths
+        self.idle_seconds = idle_seconds
+        self._lock_fd: int | None = None
+        self._starter: subprocess.Popen[bytes] | None = None
+
+    def begin(self) -> None:
+        """Launch a worker unless one answers or another command is starting one (never waits)."""
+        if protocol.reachable(self.paths.socket):
+            return
+        fd = os.open(self.paths.lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return
+        self._lock_fd = fd
+        if protocol.reachable(self.paths.socket):
+            self._release()
+            return
+        self._starter = launch(self.paths, self.idle_seconds)
+
+    def finish(self, wait: float = START_WAIT) -> bool:
+        """Wait until a worker answers (launching one if nobody did); False after `wait` seconds."""
+        deadline = time.monotonic() + wait
+        try:
+            while time.monotonic() < deadline:
+                if protocol.reachable(self.paths.socket):
+                    return True
+                if self._lock_fd is None:
+                    self.begin()  # whoever was starting one gave up, or it went away meanwhile
+                time.sleep(0.01)
+            return protocol.reachable(self.paths.socket)
+        finally:
+            if self._starter is not None:
+                self._starter.wait()  # it forked the worker and exited: nothing left to reap
+                self._starter = None
+            self._release()
+
+    def _release(self) -> None:
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+
+def launch(paths: WorkerPaths, idle_seconds: float) -> subprocess.Popen[bytes]:
     """Start a detached worker: own session, no inherited stdin/stdout/stderr or files, cwd `/`."""
     command = [
         sys.executable,
@@ -65,7 +105,7 @@ def launch(paths: WorkerPaths, idle_seconds: float) -> None:
         "--idle",
         repr(float(idle_seconds)),
     ]
-    starter = subprocess.Popen(
+    return subprocess.Popen(
         command,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -75,29 +115,6 @@ def launch(paths: WorkerPaths, idle_seconds: float) -> None:
         start_new_session=True,
         close_fds=True,
     )
-    starter.wait()  # it forks the worker and exits at once: nothing is left for us to reap
-
-
-@contextlib.contextmanager
-def _locked(path: Path, deadline: float) -> Iterator[bool]:
-    """Hold an exclusive lock on `path` (waiting until `deadline`); yields whether it is held."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    yield False
-                    return
-                time.sleep(0.01)
-        try:
-            yield True
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
 
 
 def status(paths: WorkerPaths) -> dict[str, Any] | None:

@@ -27,6 +27,8 @@ COMMANDS = {
     "dispatches": "dispatches",
     "facts": "facts",
     "agents": "agents",
+    "search": "search",
+    "memory": "memory",
     "goals": "goals",
     "log": "log",
     "checkin": "checkin",

@@ -42,6 +42,7 @@ class ContextMessage:
     role: str
     content: str
     created_at: datetime
+    before: bool  # said before the hit (else after it)
 
 
 @dataclass
@@ -250,4 +251,6 @@ def _attach_context(session: Session, hits: Sequence[Hit], turns: int) -> None:
         if index is None:
             continue
         chosen = thread[max(index - turns, 0) : index] + thread[index + 1 : index + 1 + turns]
-        hit.context = [ContextMessage(r.id, r.role, r.content, r.created_at) for r in chosen]
+        hit.context = [
+            ContextMessage(r.id, r.role, r.content, r.created_at, r.position < hit.position) for r in chosen
+        ]

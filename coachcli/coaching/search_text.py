@@ -81,3 +81,13 @@ def query_terms(query: str) -> list[QueryTerm]:
         if len(terms) == MAX_TERMS:
             break
     return terms
+
+
+def match_spans(text: str, terms: list[QueryTerm]) -> list[tuple[int, int]]:
+    """Where the words of `text` that match a query term are: (start, end) offsets to highlight."""
+    spans = []
+    for found in _WORD.finditer(text):
+        folded = fold(found.group())
+        if any(term.matches(stem(folded)) for term in terms):
+            spans.append((found.start(), found.end()))
+    return spans

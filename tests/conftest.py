@@ -135,6 +135,18 @@ class Run:
         return json.loads(self.stdout)
 
 
+def run_cli(*args: str, prefix: list[str] | None = None, env: dict[str, str] | None = None) -> Run:
+    """`coach ARGS` as its own process (where the process matters: signals, file modes, imports),
+    with this test's environment (home, database, model) plus `env`; `prefix` wraps the command."""
+    import subprocess
+
+    command = [*(prefix or []), sys.executable, "-m", "coachcli", *args]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=240, env={**os.environ, **(env or {})}
+    )
+    return Run(done.returncode, done.stdout, done.stderr)
+
+
 @pytest.fixture
 def coach() -> object:
     """Invoke `coach ARGS…` in-process through Typer's CliRunner; returns a Run."""

@@ -9,7 +9,6 @@ Commands run as real `coach` processes where the process itself matters (kill -9
 from __future__ import annotations
 
 import errno
-import json
 import os
 import select as io_select
 import shutil
@@ -19,12 +18,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import Run, run_cli
+from schema_seeds import THREAD_A, rows_at
 from scripted_server import ScriptedServer, hang, text
 from sqlalchemy import MetaData, event, select
 from sqlalchemy import text as sql
@@ -32,29 +32,10 @@ from sqlmodel import col
 
 from coachcli.store import engine as engine_module
 from coachcli.store.engine import Store
-from coachcli.store.migrate import KNOWN_REVISIONS, MIGRATIONS_DIR, SCHEMA_HEAD
+from coachcli.store.migrate import KNOWN_REVISIONS, SCHEMA_HEAD, upgrade
 from coachcli.store.models import Conversation, Dispatch, Message, User
 
 pytestmark = pytest.mark.slow
-
-
-@dataclass
-class Proc:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-
-def cli(*args: str, prefix: list[str] | None = None, env: dict[str, str] | None = None) -> Proc:
-    """`coach ARGS` as its own process, with this test's environment (home, database, model)."""
-    command = [*(prefix or []), sys.executable, "-m", "coachcli", *args]
-    done = subprocess.run(
-        command, capture_output=True, text=True, timeout=240, env={**os.environ, **(env or {})}
-    )
-    return Proc(done.returncode, done.stdout, done.stderr)
 
 
 def spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -66,7 +47,7 @@ def spawn(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[byt
     )
 
 
-def assert_one_error(run: Proc, *needles: str) -> str:
+def assert_one_error(run: Run, *needles: str) -> str:
     """Exit 1, nothing on stdout, exactly one `Error:` line on stderr and no traceback."""
     assert run.exit_code == 1, (run.exit_code, run.stdout, run.stderr)
     assert "Traceback" not in run.stderr
@@ -140,7 +121,7 @@ def test_kill_during_a_streamed_reply_leaves_no_half_written_message(
     assert all(reply.startswith(m.content) for m in assistant)
 
     model_env.default = text("Welcome back.")
-    after = cli("chat", "after the crash", "--json")
+    after = run_cli("chat", "after the crash", "--json")
     assert after.exit_code == 0, after.stderr
     assert after.json()["reply"] == "Welcome back."
     sent = [m.get("content") for m in model_env.requests[-1]["messages"]]
@@ -173,7 +154,7 @@ def test_kill_during_a_dispatch_shows_interrupted_and_retries_once(
         assert session.execute(select(Conversation).where(Conversation.type == "task")).all() == []
 
     model_env.default = text("Week 1: walk three times.")
-    retried = cli("dispatches", "retry", rows[0]["id"][:8], "--json")
+    retried = run_cli("dispatches", "retry", rows[0]["id"][:8], "--json")
     assert retried.exit_code == 0, retried.stderr
     outcome = retried.json()
     assert outcome["status"] == "succeeded"
@@ -204,9 +185,9 @@ def test_database_from_a_newer_coachcli_is_refused_and_left_unchanged(store: Sto
     before = store.path.read_bytes() if store.is_sqlite else None
 
     for args in (("facts", "list"), ("facts", "add", "a new fact"), ("db", "upgrade"), ("reset", "--yes")):
-        line = assert_one_error(cli(*args), "newer coachcli")
+        line = assert_one_error(run_cli(*args), "newer coachcli")
         assert "9999_future" in line
-    check = cli("db", "check", "--json")
+    check = run_cli("db", "check", "--json")
     assert check.exit_code == 1
     report = check.json()
     assert report["ok"] is False and report["revision"] == "9999_future"
@@ -244,7 +225,7 @@ def unprivileged(denied: str) -> list[str]:
 
 
 def fact_texts(*global_args: str) -> list[str]:
-    run = cli(*global_args, "facts", "list", "--json")
+    run = run_cli(*global_args, "facts", "list", "--json")
     assert run.exit_code == 0, run.stderr
     return [f["text"] for f in run.json()]
 
@@ -252,32 +233,32 @@ def fact_texts(*global_args: str) -> list[str]:
 @pytest.mark.sqlite_only
 def test_read_only_database_file(home: Path) -> None:
     """chmod 0400: writing fails with one line, reading still works, nothing stored is lost."""
-    assert cli("facts", "add", "Prefers morning workouts").exit_code == 0
+    assert run_cli("facts", "add", "Prefers morning workouts").exit_code == 0
     db = home / "coach.db"
     db.chmod(0o400)
     try:
         prefix = unprivileged(f"open({str(db)!r}, 'r+')")
-        assert_one_error(cli("facts", "add", "Runs on Sundays", prefix=prefix), "read-only")
-        readable = cli("facts", "list", "--json", prefix=prefix)
+        assert_one_error(run_cli("facts", "add", "Runs on Sundays", prefix=prefix), "read-only")
+        readable = run_cli("facts", "list", "--json", prefix=prefix)
         assert readable.exit_code == 0, readable.stderr
         assert [f["text"] for f in readable.json()] == ["Prefers morning workouts"]
     finally:
         db.chmod(0o600)
     assert fact_texts() == ["Prefers morning workouts"]
-    assert cli("db", "check").exit_code == 0
+    assert run_cli("db", "check").exit_code == 0
 
 
 @pytest.mark.sqlite_only
 def test_read_only_database_folder(home: Path) -> None:
     """A folder the user cannot write (no room for the WAL) gives one line; data stays readable."""
-    assert cli("facts", "add", "Prefers morning workouts").exit_code == 0
+    assert run_cli("facts", "add", "Prefers morning workouts").exit_code == 0
     home.chmod(0o500)
     try:
         prefix = unprivileged(f"open({str(home / 'probe')!r}, 'w')")
-        assert_one_error(cli("facts", "add", "Runs on Sundays", prefix=prefix), "read-only")
+        assert_one_error(run_cli("facts", "add", "Runs on Sundays", prefix=prefix), "read-only")
         # A WAL database needs its -shm index file to be read; with no folder to create it in,
         # SQLite refuses even reads. That must be the same one clear line, not a traceback.
-        assert_one_error(cli("facts", "list", prefix=prefix), "read-only")
+        assert_one_error(run_cli("facts", "list", prefix=prefix), "read-only")
     finally:
         home.chmod(0o700)
     assert fact_texts() == ["Prefers morning workouts"]
@@ -286,11 +267,11 @@ def test_read_only_database_folder(home: Path) -> None:
 @pytest.mark.sqlite_only
 def test_missing_folder_for_an_explicit_database(home: Path, tmp_path: Path) -> None:
     """--db naming a folder that does not exist is refused (not created), and other data is untouched."""
-    assert cli("facts", "add", "Prefers morning workouts").exit_code == 0
+    assert run_cli("facts", "add", "Prefers morning workouts").exit_code == 0
     missing = tmp_path / "nonexistent" / "x" / "coach.db"
     url = f"sqlite:///{missing}"
     for args in (("facts", "add", "Runs on Sundays"), ("facts", "list"), ("db", "check")):
-        assert_one_error(cli("--db", url, *args), "does not exist")
+        assert_one_error(run_cli("--db", url, *args), "does not exist")
     assert not missing.parent.exists()
     assert fact_texts() == ["Prefers morning workouts"]
 
@@ -321,7 +302,7 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
 def test_full_disk(tiny_disk: Path, tmp_path: Path) -> None:
     """A real ENOSPC while committing: one clear "disk is full" line, and every stored row survives."""
     env = {"COACH_HOME": str(tiny_disk / "home")}
-    assert cli("facts", "add", "Prefers morning workouts", env=env).exit_code == 0
+    assert run_cli("facts", "add", "Prefers morning workouts", env=env).exit_code == 0
     db = tiny_disk / "home" / "coach.db"
     # Hold the database open so its -wal and -shm files stay: the next commit must grow the WAL.
     holder = sqlite3.connect(db)
@@ -339,15 +320,15 @@ def test_full_disk(tiny_disk: Path, tmp_path: Path) -> None:
         prompt = tmp_path / "prompt.md"
         prompt.write_text("Be brief. " * 20_000)
         add_agent = ("agents", "add", "big", "--display-name", "Big", "--description", "d")
-        assert_one_error(cli(*add_agent, "--prompt-file", str(prompt), env=env), "disk is full")
-        assert_one_error(cli("facts", "add", "Runs on Sundays", env=env), "disk is full")
+        assert_one_error(run_cli(*add_agent, "--prompt-file", str(prompt), env=env), "disk is full")
+        assert_one_error(run_cli("facts", "add", "Runs on Sundays", env=env), "disk is full")
         filler.unlink()
     finally:
         holder.close()
     assert fact_texts("--home", str(tiny_disk / "home")) == ["Prefers morning workouts"]
-    agents = cli("--home", str(tiny_disk / "home"), "agents", "list", "--json")
+    agents = run_cli("--home", str(tiny_disk / "home"), "agents", "list", "--json")
     assert "big" not in [a["name"] for a in agents.json()]
-    assert cli("--home", str(tiny_disk / "home"), "db", "check").exit_code == 0
+    assert run_cli("--home", str(tiny_disk / "home"), "db", "check").exit_code == 0
 
 
 @pytest.mark.sqlite_only
@@ -376,7 +357,7 @@ def test_full_disk_injected(store: Store, coach, monkeypatch: pytest.MonkeyPatch
         "--prompt",
         "Be brief. " * 100_000,
     )
-    assert_one_error(Proc(run.exit_code, run.stdout, run.stderr), "disk is full")
+    assert_one_error(run, "disk is full")
     monkeypatch.setattr(engine_module, "_install_sqlite_hooks", install)
     listed = coach("facts", "list", "--json")
     assert [f["text"] for f in listed.json()] == ["Prefers morning workouts"]
@@ -384,229 +365,6 @@ def test_full_disk_injected(store: Store, coach, monkeypatch: pytest.MonkeyPatch
 
 
 # --- upgrading every earlier schema revision ------------------------------------------------------------
-
-T0 = datetime(2024, 5, 1, 8, 30, 15, 123456, tzinfo=UTC)
-ALICE, BOB = "a11ce000-0000-4000-8000-000000000001", "b0b00000-0000-4000-8000-000000000002"
-COACH_A, THREAD_A, COACH_B = (
-    "c0ac0000-0000-4000-8000-00000000000a",
-    "7a5c0000-0000-4000-8000-00000000000a",
-    "c0ac0000-0000-4000-8000-00000000000b",
-)
-CALL = {
-    "id": "call_1",
-    "type": "function",
-    "function": {"name": "remember_fact", "arguments": '{"fact": "x"}'},
-}
-
-# Rows in today's column names; columns an older revision lacks are left out when filling it.
-SEED: dict[str, list[dict[str, Any]]] = {
-    "users": [
-        {"id": ALICE, "handle": "alice", "created_at": T0},
-        {"id": BOB, "handle": "bob", "created_at": T0},
-    ],
-    "agents": [
-        {
-            "name": "nutritionist",
-            "display_name": "Nutritionist",
-            "description": "Meal plans and habits",
-            "system_prompt": "You plan meals. Café ✓ — 5 km",
-            "model": "openai/gpt-4o-mini",
-            "created_at": T0,
-        }
-    ],
-    "conversations": [
-        {
-            "id": COACH_A,
-            "user_id": ALICE,
-            "type": "coaching",
-            "parent_id": None,
-            "mode": "auto",
-            "title": "Running again",
-            "created_at": T0,
-            "updated_at": T0,
-        },
-        {
-            "id": THREAD_A,
-            "user_id": ALICE,
-            "type": "task",
-            "parent_id": COACH_A,
-            "mode": "task",
-            "title": "Planner: a four-week plan",
-            "created_at": T0,
-            "updated_at": T0,
-        },
-        {
-            "id": COACH_B,
-            "user_id": BOB,
-            "type": "coaching",
-            "parent_id": None,
-            "mode": "coaching",
-            "title": None,
-            "created_at": T0,
-            "updated_at": T0,
-        },
-    ],
-    "messages": [
-        {
-            "conversation_id": COACH_A,
-            "position": 1,
-            "role": "user",
-            "content": "I want to run again ✓",
-            "status": "complete",
-            "created_at": T0,
-        },
-        {
-            "conversation_id": COACH_A,
-            "position": 2,
-            "role": "assistant",
-            "content": "",
-            "tool_calls": [CALL],
-            "status": "complete",
-            "model": "openai/gpt-4o-mini",
-            "input_tokens": 120,
-            "output_tokens": 14,
-            "cost_usd": 0.000123,
-            "created_at": T0,
-        },
-        {
-            "conversation_id": COACH_A,
-            "position": 3,
-            "role": "tool",
-            "content": "Saved fact 1234.",
-            "tool_call_id": "call_1",
-            "status": "complete",
-            "created_at": T0,
-        },
-        {
-            "conversation_id": COACH_A,
-            "position": 4,
-            "role": "assistant",
-            "content": "Half a rep",
-            "status": "interrupted",
-            "created_at": T0,
-        },
-        {
-            "conversation_id": THREAD_A,
-            "position": 1,
-            "role": "user",
-            "content": "Task: a four-week plan",
-            "status": "complete",
-            "created_at": T0,
-        },
-        {
-            "conversation_id": THREAD_A,
-            "position": 2,
-            "role": "assistant",
-            "content": "Week 1: walk.",
-            "status": "complete",
-            "created_at": T0,
-        },
-        {
-            "conversation_id": COACH_B,
-            "position": 1,
-            "role": "user",
-            "content": "Hello",
-            "status": "complete",
-            "created_at": T0,
-        },
-    ],
-    "user_facts": [
-        {
-            "id": "f0000000-0000-4000-8000-000000000001",
-            "user_id": ALICE,
-            "text": "Prefers mornings",
-            "normalized": "prefers mornings",
-            "source": "manual",
-            "created_at": T0,
-            "updated_at": T0,
-        },
-        {
-            "id": "f0000000-0000-4000-8000-000000000002",
-            "user_id": BOB,
-            "text": "Knee injury in 2023",
-            "normalized": "knee injury in 2023",
-            "source": "coach",
-            "created_at": T0,
-            "updated_at": T0,
-        },
-    ],
-    "memories": [
-        {
-            "id": "e0000000-0000-4000-8000-000000000001",
-            "user_id": ALICE,
-            "conversation_id": COACH_A,
-            "kind": "note",
-            "content": "Finished task thread 7a5c0000",
-            "covers_through": None,
-            "created_at": T0,
-            "updated_at": T0,
-        },
-        {
-            "id": "e0000000-0000-4000-8000-000000000002",
-            "user_id": ALICE,
-            "conversation_id": COACH_A,
-            "kind": "summary",
-            "content": "They want to run again.",
-            "covers_through": 2,
-            "created_at": T0,
-            "updated_at": T0,
-        },
-    ],
-    "dispatches": [
-        {
-            "id": "d0000000-0000-4000-8000-000000000001",
-            "user_id": ALICE,
-            "conversation_id": COACH_A,
-            "agent": "planner",
-            "task": "a four-week plan",
-            "status": "succeeded",
-            "proposed_by": "coach",
-            "result": "Week 1: walk.",
-            "error": None,
-            "reason": None,
-            "task_thread_id": THREAD_A,
-            "tool_call_id": "call_9",
-            "model": "openai/gpt-4o-mini",
-            "input_tokens": 50,
-            "output_tokens": 9,
-            "cost_usd": 0.0005,
-            "runner_host": "laptop",
-            "runner_pid": 4242,
-            "runner_start": "123456",
-            "heartbeat_at": T0,
-            "attempts": 1,
-            "created_at": T0,
-            "updated_at": T0,
-            "started_at": T0,
-            "finished_at": T0,
-        },
-        {
-            "id": "d0000000-0000-4000-8000-000000000002",
-            "user_id": ALICE,
-            "conversation_id": COACH_A,
-            "agent": "nutritionist",
-            "task": "breakfasts",
-            "status": "failed",
-            "proposed_by": "operator",
-            "error": "rate limited",
-            "attempts": 1,
-            "created_at": T0,
-            "updated_at": T0,
-        },
-        {
-            "id": "d0000000-0000-4000-8000-000000000003",
-            "user_id": BOB,
-            "conversation_id": COACH_B,
-            "agent": "writer",
-            "task": "a note to my team",
-            "status": "proposed",
-            "proposed_by": "coach",
-            "attempts": 0,
-            "created_at": T0,
-            "updated_at": T0,
-        },
-    ],
-}
 
 
 def _empty_store(tmp_path: Path, database: str | None, revision: str) -> Store:
@@ -618,26 +376,6 @@ def _empty_store(tmp_path: Path, database: str | None, revision: str) -> Store:
         conn.execute(sql("DROP SCHEMA public CASCADE"))
         conn.execute(sql("CREATE SCHEMA public"))
     return st
-
-
-def _upgrade_to(st: Store, revision: str) -> None:
-    """Alembic to exactly `revision`, the way coachcli migrates (foreign keys off on SQLite)."""
-    from alembic import command
-    from alembic.config import Config
-
-    with st.engine.connect() as conn:
-        raw: Any = conn.connection.dbapi_connection
-        if st.is_sqlite:
-            raw.execute("PRAGMA foreign_keys = OFF")
-        try:
-            with conn.begin():
-                config = Config()
-                config.set_main_option("script_location", str(MIGRATIONS_DIR))
-                config.attributes["connection"] = conn
-                command.upgrade(config, revision)
-        finally:
-            if st.is_sqlite:
-                raw.execute("PRAGMA foreign_keys = ON")
 
 
 def _normal(value: Any) -> Any:
@@ -671,17 +409,19 @@ def test_upgrade_from_every_earlier_revision_keeps_every_row(
 ) -> None:
     """A store filled at any older revision, upgraded with `coach db upgrade`, keeps every value."""
     st = _empty_store(tmp_path, database, revision)
-    _upgrade_to(st, revision)
+    upgrade(st, target=revision)
+    seeds = rows_at(revision, KNOWN_REVISIONS)
     meta = MetaData()
     with st.engine.begin() as conn:
         meta.reflect(bind=conn)
-        for name, rows in SEED.items():
-            table = meta.tables[name]
+        for name, rows in seeds.items():
+            table = meta.tables[name]  # a KeyError: the rows are filed under a revision before their table
             for row in rows:
                 conn.execute(table.insert().values({k: v for k, v in row.items() if k in table.c}))
     before = _snapshot(st)
     st.dispose()
-    assert sum(len(rows) for rows in before.values()) == sum(len(rows) for rows in SEED.values())
+    for name, rows in seeds.items():
+        assert len(before[name]) == len(rows), f"{name}: seeded rows missing before the upgrade"
 
     url = st.url
     upgraded = coach("--db", url, "db", "upgrade", "--json")
@@ -750,7 +490,7 @@ def test_backup_while_another_process_writes(store: Store, tmp_path: Path) -> No
         assert writer.stdout.readline().strip() == "writing"
         target = tmp_path / "backups" / "coach-backup.db"
         target.parent.mkdir()
-        run = cli("db", "backup", str(target))
+        run = run_cli("db", "backup", str(target))
         assert run.exit_code == 0, run.stderr
     finally:
         stop.touch()
@@ -769,7 +509,7 @@ def test_backup_while_another_process_writes(store: Store, tmp_path: Path) -> No
     copied_writes = [c for c in contents if c.startswith("write ")]
     assert copied_writes == [f"write {i}" for i in range(len(copied_writes))]  # a prefix: consistent
     assert 20 <= len(copied_writes) <= written
-    assert cli("--db", f"sqlite:///{target}", "db", "check").exit_code == 0
+    assert run_cli("--db", f"sqlite:///{target}", "db", "check").exit_code == 0
 
 
 @pytest.mark.sqlite_only
@@ -778,7 +518,7 @@ def test_backup_into_a_folder_you_cannot_write(store: Store, tmp_path: Path) -> 
     folder = tmp_path / "locked"
     folder.mkdir(mode=0o500)
     prefix = unprivileged(f"open({str(folder / 'probe')!r}, 'w')")
-    run = cli("db", "backup", str(folder / "coach.db"), prefix=prefix)
+    run = run_cli("db", "backup", str(folder / "coach.db"), prefix=prefix)
     assert_one_error(run, "cannot write", "Permission denied")
     assert list(folder.iterdir()) == []
 
@@ -788,7 +528,7 @@ def test_backup_on_postgresql_points_to_pg_dump(database: str | None, tmp_path: 
     if database is None:
         pytest.skip("PostgreSQL only: on SQLite the backup is tested while writing")
     target = tmp_path / "coach.dump"
-    assert_one_error(cli("db", "backup", str(target)), "pg_dump")
+    assert_one_error(run_cli("db", "backup", str(target)), "pg_dump")
     assert not target.exists()
 
 

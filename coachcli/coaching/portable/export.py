@@ -10,25 +10,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session
 
 from coachcli.coaching.portable import FORMAT, VERSION
-from coachcli.store.models import (
-    Agent,
-    Conversation,
-    Dispatch,
-    Goal,
-    Memory,
-    Message,
-    Progress,
-    User,
-    UserFact,
+from coachcli.coaching.portable.tables import (
+    AGENTS,
+    CONVERSATIONS,
+    DISPATCHES,
+    FACTS,
+    GOALS,
+    MEMORIES,
+    MESSAGES,
+    PROGRESS,
 )
+from coachcli.store.models import User
 from coachcli.store.types import utcnow
 
 BATCH = 500
@@ -54,7 +55,7 @@ def consistent_snapshot(session: Session) -> None:
 
 
 def facts(session: Session, user: User) -> Iterator[Record]:
-    table = UserFact.__table__
+    table = FACTS
     query = select(table).where(table.c.user_id == user.id).order_by(table.c.created_at, table.c.id)
     for r in _rows(session, query):
         yield {
@@ -74,7 +75,7 @@ def _progress(r: Any) -> Record:
 
 def goals(session: Session, user: User) -> Iterator[Record]:
     """Goals oldest first, each with its progress notes."""
-    table, notes = Goal.__table__, Progress.__table__
+    table, notes = GOALS, PROGRESS
     query = select(table).where(table.c.user_id == user.id).order_by(table.c.created_at, table.c.id)
     for r in list(session.execute(query)):
         of_goal = select(notes).where(notes.c.goal_id == r.id).order_by(notes.c.created_at, notes.c.id)
@@ -93,7 +94,7 @@ def goals(session: Session, user: User) -> Iterator[Record]:
 
 def loose_progress(session: Session, user: User) -> Iterator[Record]:
     """Progress notes about no goal."""
-    notes = Progress.__table__
+    notes = PROGRESS
     query = (
         select(notes)
         .where(notes.c.user_id == user.id, notes.c.goal_id.is_(None))
@@ -105,7 +106,7 @@ def loose_progress(session: Session, user: User) -> Iterator[Record]:
 def agents(session: Session) -> Iterator[Record]:
     from coachcli.coaching.agents import BUILTIN_AGENTS
 
-    table = Agent.__table__
+    table = AGENTS
     for r in _rows(session, select(table).order_by(table.c.name)):
         if r.name in BUILTIN_AGENTS:
             continue
@@ -126,12 +127,11 @@ class ConversationOut:
     header: Record
     messages: Callable[[], Iterator[Record]]
     memories: Callable[[], list[Record]]
-    counts: dict[str, int] = field(default_factory=dict)
 
 
 def conversations(session: Session, user: User) -> list[ConversationOut]:
     """The coaching conversation first, then the task threads oldest first."""
-    table = Conversation.__table__
+    table = CONVERSATIONS
     query = (
         select(table)
         .where(table.c.user_id == user.id)
@@ -148,15 +148,15 @@ def conversations(session: Session, user: User) -> list[ConversationOut]:
                 "created_at": iso_time(r.created_at),
                 "updated_at": iso_time(r.updated_at),
             },
-            messages=lambda ident=r.id: messages(session, ident),
-            memories=lambda ident=r.id: memories(session, ident),
+            messages=partial(messages, session, r.id),
+            memories=partial(memories, session, r.id),
         )
         for r in session.execute(query)
     ]
 
 
 def messages(session: Session, conversation_id: str) -> Iterator[Record]:
-    table = Message.__table__
+    table = MESSAGES
     query = select(table).where(table.c.conversation_id == conversation_id).order_by(table.c.position)
     for r in _rows(session, query):
         yield {
@@ -177,7 +177,7 @@ def messages(session: Session, conversation_id: str) -> Iterator[Record]:
 
 def memories(session: Session, conversation_id: str) -> list[Record]:
     """Notes oldest first, then the summary; its covers_through counts messages in export order."""
-    table = Memory.__table__
+    table = MEMORIES
     query = (
         select(table)
         .where(table.c.conversation_id == conversation_id)
@@ -203,13 +203,13 @@ def _messages_through(session: Session, conversation_id: str, position: int | No
     if not position:
         return 0
     query = select(func.count()).where(
-        Message.conversation_id == conversation_id, Message.position <= position
+        MESSAGES.c.conversation_id == conversation_id, MESSAGES.c.position <= position
     )
     return int(session.execute(query).scalar() or 0)
 
 
 def dispatches(session: Session, user: User) -> Iterator[Record]:
-    table = Dispatch.__table__
+    table = DISPATCHES
     query = select(table).where(table.c.user_id == user.id).order_by(table.c.created_at, table.c.id)
     for r in _rows(session, query):
         yield {

@@ -23,6 +23,7 @@ from coachcli.coaching.portable import validation
 from coachcli.coaching.portable.matching import Matcher, digest
 from coachcli.coaching.portable.plan import ImportFileError, Item, Plan, Row
 from coachcli.coaching.portable.reader import records
+from coachcli.coaching.portable.tables import CONVERSATIONS, FACTS, MEMORIES, MESSAGES, table
 from coachcli.store.models import (
     Agent,
     Conversation,
@@ -212,8 +213,8 @@ class _Importer:
                         self.counts.skipped += 1  # merged into the one that was there
                     fresh = False
         threads = Matcher()
-        query = select(Conversation.id, Conversation.title, Conversation.created_at).where(
-            Conversation.user_id == self.user.id, Conversation.type == "task"
+        query = select(CONVERSATIONS.c.id, CONVERSATIONS.c.title, CONVERSATIONS.c.created_at).where(
+            CONVERSATIONS.c.user_id == self.user.id, CONVERSATIONS.c.type == "task"
         )
         for ident, title, created_at in self.session.execute(query):
             threads.add(ident, (title,), created_at)
@@ -242,9 +243,9 @@ class _Importer:
         from coachcli.coaching.facts import normalize
 
         known = Matcher()
-        query = select(UserFact.id, UserFact.normalized, UserFact.superseded_at, UserFact.created_at)
+        query = select(FACTS.c.id, FACTS.c.normalized, FACTS.c.superseded_at, FACTS.c.created_at)
         for ident, normalized, superseded_at, created_at in self.session.execute(
-            query.where(UserFact.user_id == self.user.id)
+            query.where(FACTS.c.user_id == self.user.id)
         ):
             current = superseded_at is None
             known.add(ident, (normalized, current), None if current else created_at)
@@ -282,7 +283,7 @@ class _Importer:
                 stored[row["id"]] = ident
         for ident, successor in links:
             target = stored.get(successor, successor)
-            self.session.execute(update(UserFact).where(UserFact.id == ident).values(superseded_by=target))
+            self.session.execute(update(FACTS).where(FACTS.c.id == ident).values(superseded_by=target))
 
     def _goals(self) -> None:
         from coachcli.coaching.goals import active_with_title
@@ -322,7 +323,7 @@ class _Importer:
     def _matcher(self, model: Any, key: Any) -> Matcher:
         """The user's stored rows of one kind, keyed for matching."""
         matcher = Matcher()
-        for row in self.session.execute(select(model.__table__).where(model.user_id == self.user.id)):
+        for row in self.session.execute(select(table(model)).where(table(model).c.user_id == self.user.id)):
             content, at = key(row)
             matcher.add(row.id, content, at)
         return matcher
@@ -333,7 +334,9 @@ class _Importer:
         )
         with_summary = set(
             self.session.execute(
-                select(Memory.conversation_id).where(Memory.user_id == self.user.id, Memory.kind == "summary")
+                select(MEMORIES.c.conversation_id).where(
+                    MEMORIES.c.user_id == self.user.id, MEMORIES.c.kind == "summary"
+                )
             ).scalars()
         )
         for index, items in self.plan.memories.items():
@@ -420,9 +423,9 @@ class _Importer:
 
         lock_conversation(self.session, conversation)
         last = self.session.execute(
-            select(Message.position, Message.created_at)
-            .where(Message.conversation_id == conversation)
-            .order_by(Message.position.desc())  # type: ignore[attr-defined]
+            select(MESSAGES.c.position, MESSAGES.c.created_at)
+            .where(MESSAGES.c.conversation_id == conversation)
+            .order_by(MESSAGES.c.position.desc())
             .limit(1)
         ).first()
         thread = _Thread(conversation, existed=last is not None)
@@ -436,8 +439,8 @@ class _Importer:
     def _stored_messages(self, conversation: str) -> Matcher:
         matcher = Matcher()
         query = (
-            select(Message.id, Message.role, Message.content, Message.created_at)
-            .where(Message.conversation_id == conversation)
+            select(MESSAGES.c.id, MESSAGES.c.role, MESSAGES.c.content, MESSAGES.c.created_at)
+            .where(MESSAGES.c.conversation_id == conversation)
             .execution_options(yield_per=BATCH)
         )
         for ident, role, content, created_at in self.session.execute(query):
@@ -486,8 +489,8 @@ class _Importer:
             elif how == "position":
                 conversation, position = value
                 where[key] = self.session.execute(
-                    select(Message.id).where(
-                        Message.conversation_id == conversation, Message.position == position
+                    select(MESSAGES.c.id).where(
+                        MESSAGES.c.conversation_id == conversation, MESSAGES.c.position == position
                     )
                 ).scalar()
         stored_summaries = self._summary_anchors()
@@ -509,28 +512,30 @@ class _Importer:
             if not thread.needs_order:
                 continue
             covers = self.session.execute(
-                select(Memory.covers_through).where(
-                    Memory.conversation_id == thread.id, Memory.kind == "summary"
+                select(MEMORIES.c.covers_through).where(
+                    MEMORIES.c.conversation_id == thread.id, MEMORIES.c.kind == "summary"
                 )
             ).scalar()
             if covers:
                 anchors[thread.id] = self.session.execute(
-                    select(Message.id).where(Message.conversation_id == thread.id, Message.position == covers)
+                    select(MESSAGES.c.id).where(
+                        MESSAGES.c.conversation_id == thread.id, MESSAGES.c.position == covers
+                    )
                 ).scalar()
         return anchors
 
     def _restore_summaries(self, anchors: dict[str, int | None]) -> None:
         for conversation, message_id in anchors.items():
             self.session.execute(
-                update(Memory)
-                .where(Memory.conversation_id == conversation, Memory.kind == "summary")
+                update(MEMORIES)
+                .where(MEMORIES.c.conversation_id == conversation, MEMORIES.c.kind == "summary")
                 .values(covers_through=self._position(message_id))
             )
 
     def _position(self, message_id: int | None) -> int | None:
         if message_id is None:
             return None
-        return self.session.execute(select(Message.position).where(Message.id == message_id)).scalar()
+        return self.session.execute(select(MESSAGES.c.position).where(MESSAGES.c.id == message_id)).scalar()
 
     def _touch(self, thread: _Thread) -> None:
         """A conversation's times cover its messages: created no later than the first, updated at the last."""
@@ -553,7 +558,7 @@ class _Importer:
 def _renumber(session: Session, conversation: str) -> None:
     """Positions 1..n in time order (ties keep their order), without ever breaking uniqueness."""
     offset = session.execute(
-        select(func.max(Message.position) + 1).where(Message.conversation_id == conversation)
+        select(func.max(MESSAGES.c.position) + 1).where(MESSAGES.c.conversation_id == conversation)
     ).scalar()
     params = {"conversation": conversation, "offset": offset}
     session.execute(

@@ -16,6 +16,7 @@ from sqlalchemy.exc import NoSuchModuleError
 from sqlmodel import Session, create_engine
 
 from coachcli.errors import StoreError, UsageError
+from coachcli.redact import redact
 
 BUSY_TIMEOUT_SECONDS = 60.0
 READONLY = "coach_readonly"
@@ -94,7 +95,7 @@ def _sqlite_file(url: URL) -> Path | None:
     database = url.database or ""
     if url.host:
         raise UsageError(
-            f"{url.render_as_string(hide_password=True)!r} is not a SQLite file URL (the part after "
+            f"{redact(url.render_as_string(hide_password=False))!r} is not a SQLite file URL (the part after "
             "'sqlite://' is a host): use sqlite:///coach.db (relative) or sqlite:////path/coach.db."
         )
     if database in ("", ":memory:") or "memory" in (url.query.get("mode"), url.query.get("vfs")):
@@ -114,7 +115,10 @@ class Store:
         try:
             parsed = make_url(url)
         except Exception as exc:  # sqlalchemy raises ArgumentError with a long text
-            raise UsageError(f"invalid database URL {url!r}: expected e.g. sqlite:///path/coach.db.") from exc
+            shown = redact(url)
+            raise UsageError(
+                f"invalid database URL {shown!r}: expected e.g. sqlite:///path/coach.db."
+            ) from exc
         try:
             parsed.get_dialect()  # an unknown scheme is bad input, found before any file is created
         except NoSuchModuleError as exc:
@@ -124,7 +128,7 @@ class Store:
             ) from exc
         self.url = url
         self.dialect = parsed.get_backend_name()
-        self.location = parsed.render_as_string(hide_password=True)  # for messages: no password
+        self.location = redact(url)  # the store in messages: the file, or the URL without secrets
         kwargs: dict[str, Any] = {}
         if self.dialect == "sqlite":
             self.path: Path | None = _sqlite_file(parsed)

@@ -86,9 +86,6 @@ def ensure_schema(store: Store) -> None:
 def upgrade(store: Store, *, target: str = SCHEMA_HEAD) -> tuple[str | None, str]:
     """Apply pending migrations up to `target` (tests build older stores with it) in one
     transaction; returns (from, to). Safe when processes race."""
-    from alembic import command
-    from alembic.config import Config
-
     if target not in KNOWN_REVISIONS:
         raise ValueError(f"unknown revision {target!r}")
     with store.engine.connect() as conn:
@@ -105,7 +102,10 @@ def upgrade(store: Store, *, target: str = SCHEMA_HEAD) -> tuple[str | None, str
                 if before not in KNOWN_REVISIONS:
                     refuse_foreign(conn, store, before)
                 check_known(before, store)
-                if before != target:
+                if before != target:  # Alembic is imported only when there is work for it
+                    from alembic import command
+                    from alembic.config import Config
+
                     config = Config()
                     config.set_main_option("script_location", str(MIGRATIONS_DIR))
                     config.attributes["connection"] = conn

@@ -8,6 +8,7 @@ input (exit 2); a backup never overwrites the live database and never leaves a p
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 from pathlib import Path
@@ -244,3 +245,33 @@ def test_backup_with_force_replaces_an_older_backup(coach, live: Path, tmp_path:
     finally:
         copy.close()
     assert leftovers(tmp_path) == []
+
+
+# --- Alembic loads only when there is a revision to apply ----------------------------------------------
+
+# Prints, at exit, whether the command loaded Alembic (after the command's own output).
+_PROBE = (
+    "import atexit, sys; atexit.register(lambda: print('alembic' in sys.modules)); "
+    "sys.argv = ['coach', *sys.argv[1:]]; from coachcli.cli.app import main; main()"
+)
+
+
+def test_db_upgrade_loads_alembic_only_when_a_revision_is_pending(database: str | None) -> None:
+    import subprocess
+    import sys
+
+    def upgrade() -> tuple[dict[str, Any], bool]:
+        done = subprocess.run(
+            [sys.executable, "-c", _PROBE, "db", "upgrade", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        document, loaded = done.stdout.rsplit("\n", 2)[:2]
+        return json.loads(document), loaded == "True"
+
+    first, first_loaded = upgrade()
+    assert first_loaded == first["changed"] == (database is None)  # a new SQLite file needs its schema
+    second, second_loaded = upgrade()
+    assert second["changed"] is False and second_loaded is False

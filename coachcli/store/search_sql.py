@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import TextClause, bindparam, text
 from sqlmodel import Session
 
-from coachcli.store.models import UserFact
 from coachcli.store.types import UTCDateTime
 
 INDEXED_ROLES = ("user", "assistant")
@@ -215,9 +214,7 @@ def note_candidates(session: Session, user_id: str, words: Sequence[Word], limit
 def _note_select(kind: str) -> str:
     """id, conversation_id, text, created_at, replaced, summary of one kind of note."""
     if kind == "fact":
-        history = "superseded_at" in UserFact.__table__.c  # type: ignore[attr-defined]
-        replaced = "t.superseded_at IS NOT NULL" if history else "0 = 1"
-        return f"SELECT t.id, NULL, t.text, t.created_at, {replaced}, 0 = 1 FROM user_facts t"
+        return "SELECT t.id, NULL, t.text, t.created_at, t.superseded_at IS NOT NULL, 0 = 1 FROM user_facts t"
     if kind == "memory":
         return (
             "SELECT t.id, t.conversation_id, t.content, t.created_at, 0 = 1, t.kind = 'summary' "

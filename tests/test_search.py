@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from coachcli.coaching.conversations import create_conversation, get_or_create_coaching, reset
+from coachcli.coaching.conversations import create_conversation, get_or_create_coaching
 from coachcli.coaching.facts import add_fact, edit_fact
 from coachcli.coaching.memories import add_note
 from coachcli.coaching.messages import append_message

@@ -22,6 +22,7 @@ or open and close a block with \"\"\" for longer text.
 
   /help    this help            /tasks   recent task threads
   /facts   your durable facts   /reset   clear this conversation (asks first)
+  /memory  the coach's summary and notes of this conversation
   /exit    leave (or Ctrl-D)    Ctrl-C   stop a reply (what was shown is kept)"""
 
 PROMPT = "you> "
@@ -174,6 +175,8 @@ class Repl:
             self._show_tasks()
         elif name == "/facts":
             self._show_facts()
+        elif name == "/memory":
+            self._show_memory()
         elif name == "/reset":
             self._reset()
         else:
@@ -203,6 +206,15 @@ class Repl:
             err().print("No facts yet.")
         for fact in facts:
             err().print(f"{short_id(fact.id)}  {fact.text}")
+
+    def _show_memory(self) -> None:
+        from coachcli.cli.common import reading
+        from coachcli.cli.memory import render_memory
+        from coachcli.coaching.memories import MemoryView, view_memory
+
+        with reading(self.app) as (session, user):
+            view = view_memory(session, user) if user else MemoryView(None, None, None, [])
+        render_memory(view, err())
 
     def _reset(self) -> None:
         from coachcli.cli.reset import do_reset

@@ -107,6 +107,7 @@ BAD_URLS = {
     "sqlite://host/coach.db": "is not a SQLite file URL",
     "nosuchdb://x": "unknown database type 'nosuchdb'",
     "postgresql+nosuchdriver://u@h/db": "unknown database type",
+    "sqlite+nodriver:///typo/coach.db": "unknown database type",
     "not-a-url": "invalid database URL",
     "::": "invalid database URL",
 }

@@ -173,36 +173,6 @@ def test_kill_during_a_dispatch_shows_interrupted_and_retries_once(
         assert sorted(roles) == ["assistant", "user"]
 
 
-# --- a database from a newer coachcli -----------------------------------------------------------------
-
-
-def test_database_from_a_newer_coachcli_is_refused_and_left_unchanged(store: Store) -> None:
-    """Every kind of command refuses a schema it does not know, in one line, and writes nothing."""
-    with store.write() as session:
-        session.add(User(handle="tester"))
-        session.execute(sql("UPDATE alembic_version SET version_num = '9999_future'"))
-    store.dispose()  # the last SQLite connection checkpoints and removes the WAL
-    before = store.path.read_bytes() if store.is_sqlite else None
-
-    for args in (("facts", "list"), ("facts", "add", "a new fact"), ("db", "upgrade"), ("reset", "--yes")):
-        line = assert_one_error(run_cli(*args), "newer coachcli")
-        assert "9999_future" in line
-    check = run_cli("db", "check", "--json")
-    assert check.exit_code == 1
-    report = check.json()
-    assert report["ok"] is False and report["revision"] == "9999_future"
-    assert any("newer" in p for p in report["problems"])
-
-    if store.is_sqlite:
-        assert store.path is not None
-        assert store.path.read_bytes() == before
-    with store.read_session() as session:
-        assert session.execute(sql("SELECT version_num FROM alembic_version")).scalars().all() == [
-            "9999_future"
-        ]
-        assert [u.handle for u in session.execute(select(User)).scalars()] == ["tester"]
-
-
 # --- files the user cannot write, folders that do not exist --------------------------------------------
 
 

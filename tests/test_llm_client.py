@@ -231,3 +231,17 @@ def test_api_key_never_appears_in_errors(
     assert server.requests, "the request was never sent"
     assert key not in str(caught.value)
     assert key[6:20] not in str(caught.value)
+
+
+@pytest.mark.parametrize("status", [401, 404, 429, 500])
+def test_url_credentials_never_appear_in_errors(server: ScriptedServer, status: int) -> None:
+    """An api_base with user:password: every error names the endpoint with the password masked."""
+    password = "pw-" + SECRET
+    server.default = error(status, f"denied for http://bob:{password}@127.0.0.1/v1/chat/completions")
+    api_base = server.url.replace("http://", f"http://bob:{password}@")
+    with pytest.raises(ProviderError) as caught:
+        LLMClient(MODEL, api_base, retries=0).complete(HI)
+    assert server.requests, "the request was never sent"
+    message = one_line(caught.value)
+    assert password not in message
+    assert SECRET[:12] not in message

@@ -291,6 +291,132 @@ def test_bad_tool_arguments_are_reported_to_the_model(coach: Any, model_env: Scr
     assert "planner" in tool_result["content"]
 
 
+# -- the tool registry --------------------------------------------------------------------------
+
+
+def test_the_model_is_sent_exactly_the_registered_tools(coach: Any, model_env: ScriptedServer) -> None:
+    """Every registered tool reaches the model with its own schema; names are unique."""
+    from coachcli.coaching.tools.registry import TOOLS, schemas
+
+    assert coach("chat", "hello").exit_code == 0
+    sent = model_env.requests[0]["tools"]
+    assert sent == schemas()
+    names = [tool.name for tool in TOOLS]
+    assert len(names) == len(set(names))
+    assert {"remember_fact", "save_memory", "propose_dispatch"} <= set(names)
+    assert all(s["function"]["parameters"]["type"] == "object" for s in sent)
+
+
+def test_a_new_tool_is_one_module_and_one_registry_entry(
+    coach: Any, model_env: ScriptedServer, store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tool added to the registry is offered, called with a ToolContext, its notice shown after its
+    writes are committed; a tool that refuses (UsageError) has its writes rolled back, no notice."""
+    from coachcli.coaching.memories import add_note
+    from coachcli.coaching.tools import registry
+    from coachcli.coaching.tools.base import Tool, ToolContext, require_arg
+    from coachcli.errors import UsageError
+
+    def search(ctx: ToolContext) -> str:
+        query = require_arg(ctx, "query")
+        add_note(ctx.session, ctx.user, ctx.conversation_id, f"searched {query}")
+        ctx.after_save(lambda: ctx.events.notice("dim", f"searched for {query}"))
+        return f"found 2 matches for {query}"
+
+    def refuse(ctx: ToolContext) -> str:
+        add_note(ctx.session, ctx.user, ctx.conversation_id, "never kept")
+        ctx.after_save(lambda: ctx.events.notice("goal", "never shown"))
+        raise UsageError("goal_id is unknown")
+
+    params = {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}
+    extra = (Tool("search_test", "Search.", params, search), Tool("refuse_test", "Refuse.", params, refuse))
+    monkeypatch.setattr(registry, "TOOLS", registry.TOOLS + extra)
+    model_env.queue(
+        tool_call("search_test", {"query": "long runs"}, more=[("refuse_test", {"query": "x"})]),
+        text("Found them."),
+    )
+    run = coach("chat", "What did I say about long runs?")
+    assert run.exit_code == 0, run.stderr
+    assert "searched for long runs" in run.stderr and "never shown" not in run.stderr
+    offered = [t["function"]["name"] for t in model_env.requests[0]["tools"]]
+    assert offered[-2:] == ["search_test", "refuse_test"]
+    results = [m for m in model_env.requests[1]["messages"] if m["role"] == "tool"]
+    assert [r["content"] for r in results] == ["found 2 matches for long runs", "Error: goal_id is unknown"]
+    assert "searched long runs" in system_prompt(model_env.requests[1])
+    assert "never kept" not in system_prompt(model_env.requests[1])
+
+
+# -- a reset while a turn runs (issue 10 #5) ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "late",
+    [
+        text("Here is my late answer."),
+        tool_call(
+            "save_memory",
+            {"note": "Asked about shoes"},
+            content="Here is my late answer.",
+            more=[("remember_fact", {"fact": "Runs in old shoes"})],
+        ),
+    ],
+    ids=["reply", "reply-with-tools"],
+)
+def test_reset_during_a_turn_keeps_the_fresh_conversation_empty(
+    coach: Any, model_env: ScriptedServer, store: Any, late: Reply
+) -> None:
+    """`coach reset` while the model is still answering: the late reply is shown, with a note that it
+    was not saved, and nothing of that turn (reply, tool results, notes, facts) lands in the fresh
+    conversation. The model's answer is held until the reset has committed (no timing involved)."""
+    from coachcli.coaching.conversations import find_coaching, reset
+    from coachcli.coaching.memories import list_notes
+    from coachcli.coaching.users import find_user
+
+    asked, released = threading.Event(), threading.Event()
+
+    def held(_body: dict[str, Any]) -> Reply:
+        asked.set()
+        released.wait(30)
+        return late
+
+    model_env.queue(held)
+    failures: list[BaseException] = []
+
+    def reset_meanwhile() -> None:
+        try:
+            assert asked.wait(30)
+            with store.session() as session:
+                user = find_user(session, "tester")
+                reset(session, user, find_coaching(session, user).id)
+                session.commit()
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            released.set()
+
+    resetter = threading.Thread(target=reset_meanwhile)
+    resetter.start()
+    run = coach("chat", "Which shoes should I buy?", "--json")
+    resetter.join()
+    assert failures == []
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["reply"] == "Here is my late answer."
+    assert "this reply was not saved" in run.stderr
+    assert coaching_messages(store) == []
+    with store.read_session() as session:
+        coaching = find_coaching(session, find_user(session, "tester"))
+        assert list_notes(session, coaching.id) == []
+    assert facts_of(coach) == []
+    assert len(model_env.requests) == 1  # the turn stopped: its tools were not run
+
+    model_env.queue(text("Fresh start."))  # the next turn starts clean in the same conversation
+    assert coach("chat", "Hello again", "--json").json()["reply"] == "Fresh start."
+    assert [(m.role, m.content) for m in coaching_messages(store)] == [
+        ("user", "Hello again"),
+        ("assistant", "Fresh start."),
+    ]
+
+
 # -- what the coach knows -----------------------------------------------------------------------
 
 

@@ -226,3 +226,48 @@ def test_json_stdout_is_pure_in_a_fresh_process(model_env: ScriptedServer, home:
     assert doc["agent"] == "researcher"
     assert proc.stdout.strip().startswith("{") and proc.stdout.strip().endswith("}")
     assert model_env.requests[1]["model"] == MODEL.split("/", 1)[1]
+
+
+def test_failed_pick_prints_its_own_dispatch_not_an_older_one(
+    coach: Any, model_env: ScriptedServer, store: Any
+) -> None:
+    """A failed pick is a failed dispatch of its own: --json prints it, never an older dispatch with
+    the same task text, and retry runs it."""
+    model_env.queue(text(RESULT))
+    older = coach("dispatch", TASK, "--agent", "researcher", "--json").json()
+    model_env.queue(error(401, "bad key"))
+    run = coach("dispatch", TASK, "--json")
+    assert run.exit_code == 1
+    one_error_line(run.stderr)
+    doc = run.json()
+    assert set(doc) == DISPATCH_KEYS | {"error"}
+    assert doc["dispatch_id"] != older["dispatch_id"]
+    assert doc["status"] == "failed" and "choosing a specialist failed" in doc["error"]
+    assert [d.id for d in stored_dispatches(store)] == [doc["dispatch_id"], older["dispatch_id"]]
+    model_env.queue(text(RESULT))
+    again = coach("dispatches", "retry", doc["dispatch_id"], "--json")
+    assert again.exit_code == 0, again.stderr
+    assert again.json()["status"] == "succeeded"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (["dispatch", "   "], 2, "task"),
+        (["dispatch", TASK, "--agent", "nobody"], 1, "nobody"),
+        (["dispatches", "approve", "abcdef12"], 1, "abcdef12"),
+        (["dispatches", "retry", "abcdef12"], 1, "abcdef12"),
+    ],
+    ids=["empty-task", "unknown-agent", "approve-unknown", "retry-unknown"],
+)
+def test_json_failure_before_any_dispatch_is_an_error_document(
+    coach: Any, model_env: ScriptedServer, args: list[str], code: int, words: str
+) -> None:
+    """No dispatch exists yet: --json prints {"error": ...} (one document), exit code as without it."""
+    run = coach(*args, "--json")
+    assert run.exit_code == code
+    assert coach(*args).exit_code == code
+    one_error_line(run.stderr)
+    doc = run.json()
+    assert set(doc) == {"error"} and words in doc["error"]
+    assert model_env.requests == []

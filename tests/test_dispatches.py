@@ -9,13 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from scripted_server import ScriptedServer, hang, text
+from scripted_server import ScriptedServer, error, hang, text
 from sqlmodel import select
 
 from coachcli.coaching.conversations import get_or_create_coaching
 from coachcli.coaching.dispatch import lifecycle as dispatches
 from coachcli.coaching.users import get_or_create_user
-from coachcli.store.models import Conversation, Dispatch
+from coachcli.errors import ConflictError
+from coachcli.store.models import DISPATCH_STATUSES, Conversation, Dispatch
 
 DISPATCH_SHAPE = {"dispatch_id", "status", "agent", "task", "task_thread_id", "result"}
 LIST_SHAPE = {"id", "status", "agent", "task", "proposed_by", "task_thread_id", "created_at"}
@@ -257,3 +258,137 @@ def test_stuck_dispatch_process_killed_is_interrupted(store, home: Path, model_e
         session.commit()
     assert [r.status for r in rows] == ["interrupted"]
     assert task_threads(store) == []
+
+
+# -- no dead ends (issue 10 #4): every failure after approval ends failed or interrupted, retryable --
+
+
+def _status(store, dispatch_id: str) -> Dispatch:
+    with store.read_session() as session:
+        dispatch = session.get(Dispatch, dispatch_id)
+        assert dispatch is not None
+        return dispatch
+
+
+def test_approving_when_the_agent_was_removed_changes_nothing(store, coach, model_env) -> None:
+    """The agent is checked before the transition: the proposal stays proposed (rejectable), nothing
+    is sent to a model, and it never sits in `approved`."""
+    added = coach("agents", "add", "coachy", "--display-name", "C", "--description", "d", "--prompt", "p")
+    assert added.exit_code == 0, added.stderr
+    dispatch_id = propose(store, agent="coachy")
+    assert coach("agents", "rm", "coachy").exit_code == 0
+    for action in ("approve", "retry"):
+        run = coach("dispatches", action, dispatch_id, "--json")
+        assert run.exit_code == 1
+        assert run.stderr.startswith("Error:") and run.stderr.count("Error:") == 1
+        assert "coachy" in run.json()["error"]  # nothing ran: no dispatch document, just the error
+    assert _status(store, dispatch_id).status == "proposed"
+    assert model_env.requests == []
+    assert coach("dispatches", "reject", dispatch_id).exit_code == 0
+    assert _status(store, dispatch_id).status == "rejected"
+
+
+def test_dispatch_left_approved_by_an_older_version_can_be_retried(store, coach, model_env) -> None:
+    """`approved` with no runner (a process that died before its claim) is no dead end: retry runs it."""
+    dispatch_id = propose(store)
+    with store.session() as session:
+        dispatches.approve(session, session.get(Dispatch, dispatch_id))
+        session.commit()
+    model_env.queue(text("Week 1: walk."))
+    run = coach("dispatches", "retry", dispatch_id, "--json")
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["status"] == "succeeded"
+
+
+@pytest.mark.parametrize("action", ["approve", "retry"])
+def test_provider_error_after_approval_ends_failed_then_retries(store, coach, model_env, action) -> None:
+    """A provider error during the run: failed with the error (in --json too), and retry succeeds."""
+    dispatch_id = propose(store)
+    if action == "retry":  # first get it to failed once, through the same path
+        model_env.queue(error(401, "bad key"))
+        assert coach("dispatches", "approve", dispatch_id).exit_code == 1
+    model_env.queue(error(401, "bad key"))
+    run = coach("dispatches", action, dispatch_id, "--json")
+    assert run.exit_code == 1
+    doc = run.json()
+    assert set(doc) == DISPATCH_SHAPE | {"error"}
+    assert (doc["dispatch_id"], doc["status"]) == (dispatch_id, "failed")
+    assert "API key" in doc["error"]
+    stored = _status(store, dispatch_id)
+    assert (stored.status, stored.task_thread_id) == ("failed", None)
+    model_env.queue(text("Week 1: walk."))
+    again = coach("dispatches", "retry", dispatch_id, "--json")
+    assert again.exit_code == 0, again.stderr
+    assert again.json()["status"] == "succeeded"
+
+
+def _run_with(store, dispatch_id: str, complete) -> BaseException:
+    """Approve and run with a client whose complete() is `complete`; returns what it raised."""
+    from coachcli.coaching.dispatch.run import approve_and_run
+
+    class Client:
+        model = "openai/fake"
+
+        def complete(self, messages, **kwargs):
+            return complete()
+
+    with store.session() as session:
+        user = get_or_create_user(session, "tester")
+        dispatch = session.get(Dispatch, dispatch_id)
+        try:
+            approve_and_run(session, user, dispatch, lambda _model: Client())
+        except BaseException as exc:
+            return exc
+    raise AssertionError("the run did not fail")
+
+
+def test_interrupt_ends_interrupted_and_a_crash_ends_failed(store) -> None:
+    """Ctrl-C while the specialist writes: interrupted, partial text kept in the error. An
+    unexpected exception (a bug): failed, not left running. Both retry."""
+    from coachcli.llm.types import Completion, ReplyInterrupted
+
+    stopped = propose(store)
+
+    def interrupted() -> Completion:
+        raise ReplyInterrupted(Completion(content="Week 1: wa", model="openai/fake"))
+
+    assert isinstance(_run_with(store, stopped, interrupted), ReplyInterrupted)
+    record = _status(store, stopped)
+    assert record.status == "interrupted" and "Week 1: wa" in (record.error or "")
+
+    crashed = propose(store)
+
+    def bug() -> Completion:
+        raise RuntimeError("boom")
+
+    assert isinstance(_run_with(store, crashed, bug), RuntimeError)
+    record = _status(store, crashed)
+    assert record.status == "failed" and "boom" in (record.error or "")
+
+    with store.session() as session:
+        for dispatch_id in (stopped, crashed):
+            assert dispatches.retry(session, session.get(Dispatch, dispatch_id)).status == "approved"
+        session.commit()
+
+
+def test_only_succeeded_and_rejected_are_final(store) -> None:
+    """Succeeded and rejected refuse every transition; the tests above leave every other state."""
+    assert set(DISPATCH_STATUSES) - {"succeeded", "rejected"} == {
+        "proposed",  # approve, reject
+        "approved",  # claim, retry
+        "running",  # succeed, fail, interrupt, or interrupted when its process died
+        "failed",  # retry
+        "interrupted",  # retry
+    }
+    for state in ("succeeded", "rejected"):
+        dispatch_id = propose(store)
+        with store.session() as session:
+            session.get(Dispatch, dispatch_id).status = state
+            session.commit()
+        with store.session() as session:
+            dispatch = session.get(Dispatch, dispatch_id)
+            for refused in (dispatches.approve, dispatches.reject, dispatches.retry):
+                with pytest.raises(ConflictError):
+                    refused(session, dispatch)
+                session.rollback()
+            assert not dispatches.claim(session, dispatch)

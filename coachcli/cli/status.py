@@ -53,6 +53,24 @@ def status_line(status: Status) -> str:
     return " · ".join(parts)
 
 
+def show_at_door(app: AppState) -> None:
+    """The REPL's opening: one dim status line on stderr, then any unread check-ins, as written."""
+    from coachcli.cli.common import reading
+    from coachcli.cli.output import err, styled, when
+    from coachcli.coaching.checkin import unread_checkin_messages
+    from coachcli.coaching.status import get_status
+
+    with reading(app) as (session, user):
+        if user is None:
+            return
+        status = get_status(session, user)
+        unread = unread_checkin_messages(session, user)
+    err().print(status_line(status), style="dim")
+    for message in unread:
+        out().print(styled((f"check-in · {when(message.created_at)}", "dim")))
+        out().print(message.content)
+
+
 def status_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Your goals, the last progress and check-in, proposals waiting and unread check-ins."""
     status = load_status(state(ctx))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from coachcli.coaching.goals import GoalRow, days_left, list_goals, local_today, lock_user, progress_between
 from coachcli.store.models import Checkin, Conversation, Message, Progress, User
@@ -110,19 +111,18 @@ def last_checkin_at(session: Session, user: User) -> datetime | None:
     return session.exec(query).one()
 
 
-def unread_checkins(session: Session, user: User) -> int:
-    """Check-ins still in the coaching conversation that the person has not answered: those
-    written after their last message there."""
+def _unread(user: User) -> SelectOfScalar[Message]:
+    """Check-in replies still in the coaching conversation that the person has not answered:
+    those written after their last message there."""
     coaching = select(Conversation.id).where(Conversation.user_id == user.id, Conversation.type == "coaching")
     last_user = (
         select(func.max(Message.position))
         .where(col(Message.conversation_id).in_(coaching), Message.role == "user")
         .scalar_subquery()
     )
-    query = (
-        select(func.count())
-        .select_from(Checkin)
-        .join(Message, col(Message.id) == Checkin.message_id)
+    return (
+        select(Message)
+        .join(Checkin, col(Checkin.message_id) == Message.id)
         .where(
             Checkin.user_id == user.id,
             Checkin.status == "done",
@@ -130,7 +130,16 @@ def unread_checkins(session: Session, user: User) -> int:
             col(Message.position) > func.coalesce(last_user, 0),
         )
     )
-    return int(session.exec(query).one())
+
+
+def unread_checkins(session: Session, user: User) -> int:
+    return int(session.exec(select(func.count()).select_from(_unread(user).subquery())).one())
+
+
+def unread_checkin_messages(session: Session, user: User, *, limit: int = 3) -> list[Message]:
+    """The newest unread check-ins (oldest first), for the REPL to show when it opens."""
+    rows = list(session.exec(_unread(user).order_by(col(Message.position).desc()).limit(limit)))
+    return rows[::-1]
 
 
 def has_material(session: Session, user: User) -> bool:

@@ -274,3 +274,26 @@ def _backfill_case(st: Store, coach: Any) -> None:
     hits = coach("--db", url, "search", "knee", "--json").json()
     assert sorted(h["content"] for h in hits) == [KNEE, "Knee surgery in 2019"]
     _integrity(Store(url))
+
+
+def test_the_coach_searches_history_with_a_tool(store: Store, coach: Any, model_env: Any) -> None:
+    """search_history runs the same search for the current user; the REPL-style notice says so."""
+    from scripted_server import text, tool_call
+
+    _talk(store, "tester", [("user", KNEE), ("assistant", "Good luck with it.")])
+    _talk(store, "someone", [("user", "someone else's knee physio")])
+    model_env.queue(tool_call("search_history", {"query": "knee physio", "limit": 3}), text("On Monday."))
+    run = coach("chat", "When did I start physio again?")
+    assert run.exit_code == 0, run.stderr
+    assert "On Monday." in run.stdout
+    assert "searched your history for: knee physio" in run.stderr
+    follow_up = model_env.requests[1]["messages"]
+    result = next(m for m in follow_up if m["role"] == "tool")
+    assert KNEE in result["content"] and "coaching" in result["content"]
+    assert "someone else" not in result["content"]
+    system = model_env.requests[0]["messages"][0]["content"]
+    assert "search_history" in system and "not in view" in system
+    again = coach("search", "Good luck", "--json").json()
+    assert again[0]["content"] == "Good luck with it."
+    assert all(h["role"] in ("user", "assistant") for h in again)  # tool results are not indexed
+    assert not any("results for" in h["content"] for h in again)

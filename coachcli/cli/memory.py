@@ -8,11 +8,13 @@ import typer
 
 from coachcli.cli.common import JsonOpt, reading, writing
 from coachcli.cli.output import emit_json, iso, out, short_id, styled, when
+from coachcli.cli.state import state
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from coachcli.coaching.memories import MemoryView
     from coachcli.store.models import Memory
-from coachcli.cli.state import state
 
 memory_app = typer.Typer(
     help="The coach's running summary of your conversation and its notes.", invoke_without_command=True
@@ -52,9 +54,9 @@ def show_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     render_memory(view)
 
 
-def render_memory(view: MemoryView) -> None:
-    """Plain output, shared with the REPL's /memory."""
-    console = out()
+def render_memory(view: MemoryView, console: Console | None = None) -> None:
+    """Plain output, shared with the REPL's /memory (which prints on stderr)."""
+    console = console or out()
     if view.summary is None and not view.notes:
         console.print("The coach keeps no summary or notes yet; they grow as you chat.")
         return

@@ -30,6 +30,9 @@ Your tools:
 - set_goal: record a goal the person has clearly set (title, optional due date and why).
 - log_progress: note progress they report; pass the goal's id when it is about one of their goals.
 - update_goal: mark a goal done or dropped (or active again) when they say so.
+- search_history: older conversation is not all in view (the summary keeps only the gist), but all
+  of it is searchable. When the person refers to something earlier that is not in view, search
+  with the key words (names, places, activities) before you answer.
 Use tools quietly; do not announce them unless it helps the person."""
 
 

@@ -9,6 +9,7 @@ from coachcli.coaching.tools import (
     propose_dispatch,
     remember_fact,
     save_memory,
+    search_history,
     set_goal,
     update_goal,
 )
@@ -21,6 +22,7 @@ TOOLS: tuple[Tool, ...] = (
     set_goal.TOOL,
     log_progress.TOOL,
     update_goal.TOOL,
+    search_history.TOOL,
 )
 
 

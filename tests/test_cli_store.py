@@ -180,7 +180,8 @@ def test_tasks_show_errors(coach, store, threads: list[str]) -> None:
 
 
 def test_facts_add_list_rm(coach) -> None:
-    """Facts round-trip through the CLI with the documented shapes; restating updates."""
+    """Facts round-trip through the CLI with the documented shapes; a restatement merges into the
+    fact it restates and keeps its wording."""
     assert one_document(coach("facts", "list", "--json")) == []
     added = one_document(coach("facts", "add", "Prefers morning workouts", "--json"))
     assert list(added) == FACT_KEYS
@@ -190,7 +191,7 @@ def test_facts_add_list_rm(coach) -> None:
     one_document(coach("facts", "add", "Has a bad left knee", "--json"))
     listed = one_document(coach("facts", "list", "--json"))
     assert [list(f) for f in listed] == [FACT_KEYS] * 2
-    assert [f["text"] for f in listed] == ["prefers morning workouts.", "Has a bad left knee"]
+    assert [f["text"] for f in listed] == ["Prefers morning workouts", "Has a bad left knee"]
     removed = one_document(coach("facts", "rm", added["id"][:8], "--json"))
     assert removed["removed"]["id"] == added["id"]
     assert [f["text"] for f in one_document(coach("facts", "list", "--json"))] == ["Has a bad left knee"]
@@ -307,18 +308,24 @@ def test_reset_on_a_fresh_store(coach) -> None:
 # --- users ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("bad", ["", " ", "../x", "a" * 100, "a b", "-rf", "x/y"])
-def test_bad_user_handles_are_refused(coach, home: Path, bad: str) -> None:
-    """A handle names a user in the database: odd ones are refused with exit 2 before any work."""
-    assert_error(coach("--user", bad, "facts", "list", "--json"), 2)
-    assert_error(coach("-u", bad, "facts", "add", "something"), 2)
+BAD_HANDLES = ["", " ", "../x", "a" * 100, "a b", "-rf", "x/y", "planner\n", "bob\n"]
+# An empty COACH_USER means "not set" (the default user), so the environment gets the others.
+HANDLE_CASES = [(flag, bad) for flag in ("--user", "-u") for bad in BAD_HANDLES]
+HANDLE_CASES += [("COACH_USER", bad) for bad in BAD_HANDLES if bad.strip()]
 
 
-@pytest.mark.parametrize("bad", ["../x", "a b", "a" * 100])
-def test_bad_user_from_the_environment_is_refused(coach, monkeypatch, bad: str) -> None:
-    """COACH_USER goes through the same validation as --user."""
-    monkeypatch.setenv("COACH_USER", bad)
-    assert_error(coach("facts", "list", "--json"), 2)
+@pytest.mark.parametrize(("source", "bad"), HANDLE_CASES, ids=[f"{s} {b!r}" for s, b in HANDLE_CASES])
+def test_bad_user_handles_are_refused(coach, monkeypatch, source: str, bad: str) -> None:
+    """A handle names a user in the database: odd ones are refused with exit 2 before any work,
+    from the flag or the environment alike, and nothing is created."""
+    with monkeypatch.context() as env:
+        given: tuple[str, ...] = (source, bad)
+        if source == "COACH_USER":
+            env.setenv("COACH_USER", bad)
+            given = ()
+        assert_error(coach(*given, "facts", "add", "something"), 2)
+        assert_error(coach(*given, "facts", "list", "--json"), 2)
+    assert one_document(coach("facts", "list", "--json")) == []
 
 
 def test_users_are_separate(coach, store) -> None:
@@ -344,25 +351,20 @@ JSON_COMMANDS = [
     ("agents", "list", "--json"),
     ("agents", "show", "writer", "--json"),
     ("reset", "--yes", "--json"),
+    ("tasks", "show", "{thread}", "--json"),
 ]
 
 
 @pytest.mark.parametrize("args", JSON_COMMANDS, ids=[" ".join(a[:2]) for a in JSON_COMMANDS])
 def test_json_output_is_one_document(coach, threads: list[str], args: tuple[str, ...]) -> None:
     """Scripts pipe --json into jq: nothing but one JSON document may reach stdout."""
-    run = coach(*args)
+    run = coach(*(threads[-1] if arg == "{thread}" else arg for arg in args))
     assert run.exit_code == 0, run.stderr
     decoder = json.JSONDecoder()
     document, end = decoder.raw_decode(run.stdout)
     assert run.stdout[end:].strip() == ""
     assert isinstance(document, list | dict)
     assert "Traceback" not in run.stderr
-
-
-def test_tasks_show_json_is_one_document(coach, threads: list[str]) -> None:
-    """The thread view also prints exactly one document, even with Markdown content."""
-    run = coach("tasks", "show", threads[-1], "--json")
-    assert json.loads(run.stdout)["id"] == threads[-1]
 
 
 ERRORS = [

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from coachcli.coaching.text import require_storable
 from coachcli.errors import ConflictError, NotFoundError, UsageError
 from coachcli.store.models import Agent
 
 DEFAULT_AGENT = "planner"
 _NAME = re.compile(r"[a-z][a-z0-9-]{1,39}")  # used with fullmatch: `$` would allow a final newline
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")  # controls and bidi overrides
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ def add_agent(
         raise ConflictError(f"{name!r} is a built-in agent: choose another name.")
     fields = {"display name": display_name, "description": description, "prompt": system_prompt}
     for label, value in fields.items():
-        if not value.strip():
+        if not require_storable(value, what=f"agent's {label}").strip():
             raise UsageError(f"the agent's {label} cannot be empty.")
     one_line = {"display name": display_name, "description": description, "model": model or ""}
     for label, value in one_line.items():

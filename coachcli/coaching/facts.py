@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from coachcli.coaching.ids import by_prefix
+from coachcli.coaching.text import require_storable
 from coachcli.errors import ConflictError, UsageError
 from coachcli.store.models import FACT_SOURCES, User, UserFact
 from coachcli.store.types import utcnow
@@ -99,7 +100,7 @@ def claim_key(text: str) -> tuple[str, ...]:
 
 
 def _clean(text: str) -> str:
-    cleaned = re.sub(r"\s+", " ", text).strip()
+    cleaned = re.sub(r"\s+", " ", require_storable(text, what="fact")).strip()
     if not cleaned:
         raise UsageError("a fact cannot be empty.")
     if len(cleaned) > MAX_FACT_LENGTH:

@@ -461,3 +461,16 @@ def test_export_file_replaces_atomically(coach, store, tmp_path: Path) -> None:
     assert coach("-u", "alice", "export", "-o", str(path)).exit_code == 0
     assert json.loads(path.read_text())["format"] == "coachcli-export"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_imported_messages_are_searchable(coach, tmp_path: Path) -> None:
+    """Imports insert rows like append does, so the search index sees them (F's recall benchmark)."""
+    path = tmp_path / "peer.json"
+    said = "I started physiotherapy for my left knee on Monday."
+    path.write_text(
+        doc(conversations=[conv({"role": "user", "content": said, "created_at": "2023-05-08T13:56:00Z"})])
+    )
+    import_file(coach, "lena", path)
+    run = coach("-u", "lena", "search", "When did I start physio for my knee?", "--json")
+    assert run.exit_code == 0, run.stderr
+    assert [hit["content"] for hit in run.json()][:1] == [said]

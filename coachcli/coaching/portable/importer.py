@@ -19,18 +19,26 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from coachcli.coaching.portable import validation
+from coachcli.coaching.portable import reader, validation
 from coachcli.coaching.portable.matching import Matcher, digest
 from coachcli.coaching.portable.plan import ImportFileError, Item, Plan, Row
-from coachcli.coaching.portable.reader import records
-from coachcli.coaching.portable.tables import CONVERSATIONS, FACTS, MEMORIES, MESSAGES, table
+from coachcli.coaching.portable.tables import (
+    AGENTS,
+    CONVERSATIONS,
+    DISPATCHES,
+    FACTS,
+    GOALS,
+    MEMORIES,
+    MESSAGES,
+    PROGRESS,
+    table,
+)
 from coachcli.store.models import (
     Agent,
     Conversation,
     Dispatch,
     Goal,
     Memory,
-    Message,
     Progress,
     User,
     UserFact,
@@ -156,7 +164,9 @@ class _Importer:
             if row["name"] in BUILTIN_AGENTS or self.session.get(Agent, row["name"]) is not None:
                 self.counts.skipped += 1  # agents are shared: an existing one is never replaced
                 continue
-            self.session.execute(insert(Agent).values(**{**row, "created_at": row["created_at"] or self.now}))
+            self.session.execute(
+                insert(AGENTS).values(**{**row, "created_at": row["created_at"] or self.now})
+            )
             self.counts.agents += 1
 
     def _coaching(self) -> str:
@@ -183,7 +193,7 @@ class _Importer:
     def _insert_conversation(self, row: Row, kind: str, parent_id: str | None) -> str:
         ident = self._free(Conversation, row["id"])
         self.session.execute(
-            insert(Conversation).values(
+            insert(CONVERSATIONS).values(
                 id=ident,
                 user_id=self.user.id,
                 type=kind,
@@ -264,7 +274,7 @@ class _Importer:
                 ident = self._free(UserFact, row["id"])
                 created = row["created_at"] or self.now
                 self.session.execute(
-                    insert(UserFact).values(
+                    insert(FACTS).values(
                         id=ident,
                         user_id=self.user.id,
                         text=row["text"],
@@ -304,7 +314,7 @@ class _Importer:
                 created = row["created_at"] or self.now
                 values = {**row, "id": goal_id, "user_id": self.user.id, "created_at": created}
                 values["updated_at"] = row["updated_at"] or created
-                self.session.execute(insert(Goal).values(**values))
+                self.session.execute(insert(GOALS).values(**values))
                 self.counts.goals += 1
             self._progress(notes, self.plan.goal_progress.get(index, []), goal_id)
         self._progress(notes, self.plan.progress, None)
@@ -317,7 +327,7 @@ class _Importer:
                 continue
             values = {**row, "id": self._free(Progress, row["id"]), "user_id": self.user.id}
             values.update(goal_id=goal_id, created_at=row["created_at"] or self.now)
-            self.session.execute(insert(Progress).values(**values))
+            self.session.execute(insert(PROGRESS).values(**values))
             self.counts.progress += 1
 
     def _matcher(self, model: Any, key: Any) -> Matcher:
@@ -360,7 +370,7 @@ class _Importer:
     def _insert_memory(self, conversation: str, row: Row, covers_through: int | None) -> None:
         created = row["created_at"] or self.now
         self.session.execute(
-            insert(Memory).values(
+            insert(MEMORIES).values(
                 id=self._free(Memory, row["id"]),
                 user_id=self.user.id,
                 conversation_id=conversation,
@@ -393,25 +403,30 @@ class _Importer:
             )
             if row["status"] == "running":  # nothing runs it in this store
                 values.update(status="interrupted", error=row["error"] or "imported while it was running")
-            self.session.execute(insert(Dispatch).values(**values))
+            self.session.execute(insert(DISPATCHES).values(**values))
             self.counts.dispatches += 1
 
     # -- messages: streamed again from the file, inserted in batches -----------------------
 
     def _messages(self, source: IO[bytes]) -> None:
+        """Messages come in file order, conversation after conversation: the counts of the first
+        pass say which conversation each belongs to."""
         if not self.plan.message_total:
             return
-        source.seek(0)
         problems = validation.Problems()
-        seen: dict[int, int] = {}
-        for record in records(source):
-            if record.kind != "message":
-                continue
-            assert record.parent is not None
-            row = validation.message(record.value, record.path, problems)
-            assert row is not None, problems.summary()  # checked by the first pass
-            number = seen[record.parent] = seen.get(record.parent, 0) + 1
-            self._message(record.parent, number, row)
+        stream = reader.messages(source)
+        for index, count in sorted(self.plan.message_counts.items()):
+            for number in range(1, count + 1):
+                value = next(stream, None)
+                path = f"conversations[{index}].messages[{number - 1}]"
+                row = validation.message(value, path, problems) if value is not None else None
+                if row is None:
+                    raise ImportFileError(
+                        f"{path}: the file changed while it was being imported; nothing was imported."
+                    )
+                self._message(index, number, row)
+        if next(stream, None) is not None:
+            raise ImportFileError("the file changed while it was being imported; nothing was imported.")
         for thread in self.threads.values():
             self._flush(thread)
 
@@ -474,10 +489,19 @@ class _Importer:
             self._flush(thread)
 
     def _flush(self, thread: _Thread) -> None:
-        if thread.batch:
-            self.session.execute(insert(Message), thread.batch)
-            self.counts.messages += len(thread.batch)
-            thread.batch = []
+        """Insert the batch: rows without tool calls leave the column out, so it is SQL NULL as
+        append_message leaves it (a JSON column would store an explicit None as JSON 'null')."""
+        plain = [
+            {k: v for k, v in row.items() if k != "tool_calls"}
+            for row in thread.batch
+            if not row["tool_calls"]
+        ]
+        calls = [row for row in thread.batch if row["tool_calls"]]
+        for rows in (plain, calls):
+            if rows:
+                self.session.execute(insert(MESSAGES), rows)
+        self.counts.messages += len(thread.batch)
+        thread.batch = []
 
     # -- order, summaries, times --------------------------------------------------------------
 

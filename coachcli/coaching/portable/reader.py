@@ -45,11 +45,7 @@ def records(source: IO[bytes]) -> Iterator[Record]:
     """Every record of the file in file order; FileFormatError when it is not JSON or not an object."""
     import ijson
 
-    head = source.read(3)
-    if not head:
-        raise FileFormatError("", "the file is empty")
-    if head != UTF8_BOM:
-        source.seek(source.tell() - len(head))
+    rewind(source)
     walker = _Walker()
     try:
         for event, value in ijson.basic_parse(source, use_float=True):
@@ -58,6 +54,25 @@ def records(source: IO[bytes]) -> Iterator[Record]:
         raise FileFormatError(walker.where(), f"not valid JSON ({_first_line(exc)})") from None
     if not walker.finished:
         raise FileFormatError("", "the file is empty")
+
+
+def rewind(source: IO[bytes]) -> None:
+    """To the start of the JSON text: past a UTF-8 byte order mark, which some editors write."""
+    source.seek(0)
+    head = source.read(3)
+    if not head:
+        raise FileFormatError("", "the file is empty")
+    if head != UTF8_BOM:
+        source.seek(0)
+
+
+def messages(source: IO[bytes]) -> Iterator[Any]:
+    """Just the messages, in file order, built by ijson's C code: the write pass reads them this
+    way (the first pass has already checked the file and counted each conversation's messages)."""
+    import ijson
+
+    rewind(source)
+    return ijson.items(source, "conversations.item.messages.item", use_float=True)  # type: ignore[no-any-return]
 
 
 def _first_line(exc: Exception) -> str:

@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # the store stack loads only when a command opens the databas
 
     from coachcli.cli.state import AppState
     from coachcli.config import Settings
+    from coachcli.llm.client import LLMClient
     from coachcli.store.models import User
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
@@ -68,7 +69,7 @@ def reading(app: AppState) -> Iterator[tuple[Session, User | None]]:
         yield session, find_user(session, settings.user)
 
 
-def client_factory(settings: Settings) -> Callable[[str | None], object]:
+def client_factory(settings: Settings) -> Callable[[str | None], LLMClient]:
     """Clients per model: an agent's own model overrides the default."""
     from coachcli.llm.client import LLMClient
 

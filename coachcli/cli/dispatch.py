@@ -33,8 +33,10 @@ def json_failures(json_out: bool) -> Iterator[None]:
             from coachcli.cli.shapes import dispatch_json, error_json
             from coachcli.coaching.dispatch.run import DispatchFailed
 
-            failed = isinstance(exc, DispatchFailed)
-            emit_json(dispatch_json(exc.outcome) if failed else error_json(str(exc)))
+            if isinstance(exc, DispatchFailed):
+                emit_json(dispatch_json(exc.outcome))
+            else:
+                emit_json(error_json(str(exc)))
         raise
     except ReplyInterrupted:  # Ctrl-C while the result streamed: the dispatch is already interrupted
         raise KeyboardInterrupt from None

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import String, Text, delete, func, text
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -62,9 +63,10 @@ def get_or_create_coaching(session: Session, user: User) -> Conversation:
         with session.begin_nested():
             conversation = create_conversation(session, user, type="coaching", mode="auto")
     except IntegrityError:
-        conversation = find_coaching(session, user)  # another process created it first
-        if conversation is None:  # pragma: no cover
+        winner = find_coaching(session, user)  # another process created it first
+        if winner is None:  # pragma: no cover
             raise
+        return winner
     return conversation
 
 
@@ -143,9 +145,17 @@ def reset(session: Session, user: User, conversation_id: str) -> ResetResult:
         raise NotFoundError(f"no conversation {conversation_id} for user {user.handle}.")
     if conversation.type != "coaching":
         raise UsageError("only a coaching conversation can be reset; task threads are kept.")
-    messages = session.execute(delete(Message).where(col(Message.conversation_id) == conversation_id))
-    memories = session.execute(
-        delete(Memory).where(col(Memory.conversation_id) == conversation_id, col(Memory.user_id) == user.id)
+    messages = cast(
+        "CursorResult[Any]",
+        session.execute(delete(Message).where(col(Message.conversation_id) == conversation_id)),
+    )
+    memories = cast(
+        "CursorResult[Any]",
+        session.execute(
+            delete(Memory).where(
+                col(Memory.conversation_id) == conversation_id, col(Memory.user_id) == user.id
+            )
+        ),
     )
     conversation.title = None
     conversation.updated_at = utcnow()

@@ -7,8 +7,10 @@ interrupted dispatches go back to approved on retry: no state but succeeded and 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 from sqlalchemy import update
+from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, col, select
 
 from coachcli.coaching.conversations import create_conversation, get_or_create_coaching
@@ -64,11 +66,14 @@ def find_dispatch(session: Session, user: User, id_or_prefix: str) -> Dispatch:
 
 def _transition(session: Session, dispatch_id: str, allowed: tuple[str, ...], **values: object) -> bool:
     """Move the dispatch only if it is still in an allowed state; True when this call won."""
-    result = session.execute(
-        update(Dispatch)
-        .where(col(Dispatch.id) == dispatch_id, col(Dispatch.status).in_(allowed))
-        .values(updated_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
+    result = cast(
+        "CursorResult[Any]",
+        session.execute(
+            update(Dispatch)
+            .where(col(Dispatch.id) == dispatch_id, col(Dispatch.status).in_(allowed))
+            .values(updated_at=utcnow(), **values)
+            .execution_options(synchronize_session=False)
+        ),
     )
     for obj in list(session.identity_map.values()):  # loaded copies are stale now
         if isinstance(obj, Dispatch) and obj.id == dispatch_id:

@@ -16,12 +16,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
-from coachcli import config_file
-from coachcli.config_file import CONFIG_FILE
 from coachcli.errors import UsageError
 from coachcli.redact import redact
+
+if TYPE_CHECKING:  # config_file loads only when there is a config.toml to read or write
+    from coachcli.config_file import ConfigFile
 
 __all__ = [
     "CONFIG_FILE",
@@ -52,11 +53,13 @@ DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRIES = 2
 DEFAULT_RETRY_DELAY = 1.0
 DB_FILE = "coach.db"
+CONFIG_FILE = "config.toml"
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_HANDLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
-_DURATION = re.compile(r"(?:\d+(?:\.\d+)?[smhdw])+")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+# Patterns are compiled on first use (re caches them): this module is imported by every command.
+_CONTROL = r"[\x00-\x1f\x7f-\x9f\u2028\u2029]"
+_HANDLE = r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}"
+_DURATION = r"(?:\d+(?:\.\d+)?[smhdw])+"
+_DURATION_PART = r"(\d+(?:\.\d+)?)([smhdw])"
 _UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 _MAX_DURATION = timedelta(days=3660)
 
@@ -71,12 +74,12 @@ def parse_duration(text: str) -> timedelta:
     text straight in.
     """
     cleaned = "".join(str(text).split()).lower()
-    if not _DURATION.fullmatch(cleaned):
+    if not re.fullmatch(_DURATION, cleaned):
         raise UsageError(
             f"{_shown(text)} is not a duration: use a number and a unit (s, m, h, d or w), "
             "e.g. 30s, 15m, 12h, 1d, 2w."
         )
-    seconds = sum(float(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(cleaned))
+    seconds = sum(float(n) * _UNIT_SECONDS[unit] for n, unit in re.findall(_DURATION_PART, cleaned))
     if seconds > _MAX_DURATION.total_seconds():
         raise UsageError(f"{_shown(text)} is too long a duration: at most 10 years.")
     return timedelta(seconds=seconds)
@@ -94,7 +97,7 @@ def format_duration(value: timedelta) -> str:
 def validate_handle(handle: str) -> str:
     """A handle is 1-64 characters: letters, digits, `.`, `_`, `-`, `@`, starting alphanumeric."""
     cleaned = handle.strip(" ")
-    if not _HANDLE.fullmatch(cleaned):
+    if not re.fullmatch(_HANDLE, cleaned):
         raise UsageError(
             f"invalid user handle {_shown(handle)}: use 1-64 letters, digits, '.', '_', '-' or '@', "
             "starting with a letter or digit."
@@ -130,7 +133,7 @@ def _text(raw: object, *, spaces: bool = True, limit: int = 500) -> str:
     text = raw.strip()
     if not text:
         raise ValueError("cannot be empty")
-    if _CONTROL.search(text):
+    if re.search(_CONTROL, text):
         raise ValueError("cannot contain line breaks or control characters")
     if not spaces and any(ch.isspace() for ch in text):
         raise ValueError("cannot contain spaces")
@@ -245,7 +248,7 @@ def _duration(raw: object) -> timedelta:
 # -- the declarations ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # eq=False: a declaration is equal only to itself (and cheaper)
 class Key(Generic[T]):
     """One setting: its name in config.toml, its COACH_* variable, how to read it, its default."""
 
@@ -323,7 +326,7 @@ KEYS: tuple[Key[Any], ...] = (
 BY_NAME: dict[str, Key[Any]] = {key.name: key for key in KEYS}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Settings:
     """Everything a command needs to know about where it runs and how it talks to a model."""
 
@@ -352,8 +355,7 @@ class Settings:
 # -- resolving -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Given:
+class _Given(NamedTuple):
     """One value given for a key at one layer, and how an error names it."""
 
     raw: object
@@ -371,7 +373,7 @@ class _Resolution:
         self.flags = flags
         self.sources: dict[str, str] = {}
         self.problems: dict[str, str] = {}
-        self.file = config_file.ConfigFile(Path(CONFIG_FILE))
+        self.file: ConfigFile | None = None
 
     def value(self, key: Key[Any]) -> Any:
         layers = self._given(key)
@@ -408,13 +410,13 @@ class _Resolution:
         env = os.environ.get(key.env)
         if env:
             layers.append(_Given(env, f"env {key.env}", key.env))
-        if key.in_file and key.name in self.file.values:
+        if key.in_file and self.file is not None and key.name in self.file.values:
             origin = file_key(self.file, key.name)
             layers.append(_Given(self.file.values[key.name], "config.toml", origin, _file_fix(key.name)))
         return layers
 
 
-def file_key(file: config_file.ConfigFile, name: str) -> str:
+def file_key(file: ConfigFile, name: str) -> str:
     """`config.toml key NAME (PATH, line N)`: how errors name a value from the file."""
     line = file.lines.get(name)
     return f"config.toml key {name} ({file.path}{f', line {line}' if line else ''})"
@@ -455,7 +457,11 @@ def resolve(
     return Settings(home=home_path, **values, sources=run.sources, problems=run.problems)
 
 
-def _read_file(path: Path, run: _Resolution) -> config_file.ConfigFile:
+def _read_file(path: Path, run: _Resolution) -> ConfigFile | None:
+    if not path.exists():
+        return None
+    from coachcli import config_file
+
     file = config_file.read(path)
     if file.error is not None:
         run.problem(CONFIG_FILE, str(file.error))
@@ -526,12 +532,16 @@ def set_value(home: Path, name: str, text: str) -> object:
     except ValueError as exc:
         raise UsageError(f"{name} {exc} (got {_shown(text)}): nothing was written.") from None
     stored = plain(value) if not isinstance(value, str) else value
+    from coachcli import config_file
+
     config_file.update(home / CONFIG_FILE, name, stored)
     return stored
 
 
 def unset_value(home: Path, name: str) -> bool:
     """Remove `name` from config.toml (also an unknown or broken entry); True when it was there."""
+    from coachcli import config_file
+
     key = BY_NAME.get(name)
     if key is None or not key.in_file:
         file = config_file.read(home / CONFIG_FILE)

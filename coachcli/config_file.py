@@ -16,7 +16,6 @@ from typing import Any
 
 from coachcli.errors import CoachError, UsageError
 
-CONFIG_FILE = "config.toml"
 HEADER = "# coachcli settings: written by `coach config set`; `coach config show` explains each.\n"
 
 # `key =`, `"key" =` or `'key' =` at the start of a line; a `[table]` header ends the top level.

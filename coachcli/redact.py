@@ -2,7 +2,8 @@
 
 Provider errors echo request URLs and keys; a URL given as `--api-base http://bob:secret@host/v1`
 or a database URL carries a password. Every error line, stored error and displayed URL passes
-through `redact`. Only the standard library's `re` and `os`: this runs on every error path.
+through `redact`. Only the standard library's `re` and `os`; the patterns are compiled on first
+use (re's own cache), so importing this costs a command nothing.
 """
 
 from __future__ import annotations
@@ -13,20 +14,19 @@ import re
 MASK = "***"
 
 # scheme://userinfo@ — userinfo runs to the last "@" of the authority (passwords may hold one).
-_URL_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?P<info>[^\s/?#]*)@")
+_URL_USERINFO = r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)(?P<info>[^\s/?#]*)@"
 # ?key=… &token=… in a query string (or a form body): the value goes.
-_QUERY_SECRET = re.compile(
-    r"(?P<name>[?&;](?:[A-Za-z0-9_\-]*?)(?:key|token|secret|password|passwd|pwd|signature|sig|auth|"
-    r"credential|code)s?=)(?P<value>[^&#\s'\"<>]+)",
-    re.IGNORECASE,
+_QUERY_SECRET = (
+    r"(?i)(?P<name>[?&;](?:[A-Za-z0-9_\-]*?)(?:key|token|secret|password|passwd|pwd|signature|sig|auth|"
+    r"credential|code)s?=)(?P<value>[^&#\s'\"<>]+)"
 )
 # `Authorization: Bearer xyz`, `Basic xyz`, `x-api-key: xyz` as echoed by some providers.
-_AUTH_HEADER = re.compile(
-    r"(?P<name>\b(?:Bearer|Basic|Token)\s+|\b(?:x-)?api[-_]?key[\"']?\s*[:=]\s*[\"']?)(?P<value>[A-Za-z0-9._~+/=\-]{6,})",
-    re.IGNORECASE,
+_AUTH_HEADER = (
+    r"(?i)(?P<name>\b(?:Bearer|Basic|Token)\s+|\b(?:x-)?api[-_]?key[\"']?\s*[:=]\s*[\"']?)"
+    r"(?P<value>[A-Za-z0-9._~+/=\-]{6,})"
 )
 # Shapes of well-known API keys and tokens.
-_KEY_SHAPES = re.compile(
+_KEY_SHAPES = (
     r"\b(?:"
     r"sk-[A-Za-z0-9_\-]{8,}"  # OpenAI, Anthropic (sk-ant-…), DeepSeek, OpenRouter (sk-or-…)
     r"|gsk_[A-Za-z0-9]{8,}"  # Groq
@@ -39,7 +39,7 @@ _KEY_SHAPES = re.compile(
     r"|AKIA[0-9A-Z]{16}"  # AWS access key id
     r")"
 )
-_SECRET_ENV = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$", re.IGNORECASE)
+_SECRET_ENV = r"(?i)(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$"
 _MIN_ENV_SECRET = 8  # shorter values would mask ordinary words
 
 
@@ -48,10 +48,14 @@ def redact(text: str) -> str:
     if not text:
         return text
     text = _mask_env_secrets(text)
-    text = _URL_USERINFO.sub(_mask_userinfo, text)
-    text = _QUERY_SECRET.sub(lambda m: m.group("name") + MASK, text)
-    text = _AUTH_HEADER.sub(lambda m: m.group("name") + MASK, text)
-    return _KEY_SHAPES.sub(_mask_key, text)
+    text = re.sub(_URL_USERINFO, _mask_userinfo, text)
+    text = re.sub(_QUERY_SECRET, _keep_name, text)
+    text = re.sub(_AUTH_HEADER, _keep_name, text)
+    return re.sub(_KEY_SHAPES, _mask_key, text)
+
+
+def _keep_name(match: re.Match[str]) -> str:
+    return match.group("name") + MASK
 
 
 def _mask_userinfo(match: re.Match[str]) -> str:
@@ -70,6 +74,6 @@ def _mask_key(match: re.Match[str]) -> str:
 
 def _mask_env_secrets(text: str) -> str:
     for name, value in os.environ.items():
-        if len(value) >= _MIN_ENV_SECRET and _SECRET_ENV.search(name) and value in text:
+        if len(value) >= _MIN_ENV_SECRET and re.search(_SECRET_ENV, name) and value in text:
             text = text.replace(value, MASK)
     return text

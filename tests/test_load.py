@@ -31,7 +31,6 @@ TURNS = 50
 DISPATCH_EVERY = 5  # every 5th turn of a driver is a dispatch: 10 dispatches and 40 chats each
 SEPARATE_USERS = 4  # drivers 0-3 have a user each; drivers 4-7 share one user
 SHARED_USER = "load-team"
-MIN_TURNS_PER_SECOND = 1.0
 REPLY = "Noted, keep going."
 
 DRIVER = r"""
@@ -224,5 +223,4 @@ def test_many_processes_chat_and_dispatch_without_losing_anything(
     print(
         f"\nload on {engine}: {turns} turns by {PROCESSES} processes in {seconds:.1f}s = {rate:.1f} turns/s"
     )
-    print(f"throughput written to {out}")
-    assert rate > MIN_TURNS_PER_SECOND, result
+    print(f"throughput written to {out}")  # reported, not asserted: speed is for benchmarks

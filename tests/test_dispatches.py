@@ -392,3 +392,20 @@ def test_only_succeeded_and_rejected_are_final(store) -> None:
                     refused(session, dispatch)
                 session.rollback()
             assert not dispatches.claim(session, dispatch)
+
+
+def test_stored_dispatch_errors_carry_no_credentials(store) -> None:
+    """Whatever failed, the error kept on the dispatch (shown by `dispatches list`) is redacted."""
+    from coachcli.coaching.dispatch.run import DispatchFailed
+    from coachcli.errors import ProviderError
+
+    dispatch_id = propose(store)
+
+    def leaky():
+        raise ProviderError("401 from http://bob:s3cret-pass@models.example/v1 (key sk-abcdefghijklmnop1234)")
+
+    failed = _run_with(store, dispatch_id, leaky)
+    assert isinstance(failed, DispatchFailed) and isinstance(failed.cause, ProviderError)
+    for kept in (_status(store, dispatch_id).error or "", failed.outcome.error or ""):
+        assert "401 from" in kept
+        assert "s3cret-pass" not in kept and "sk-abcdefghijklmnop1234" not in kept

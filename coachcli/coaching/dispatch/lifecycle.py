@@ -21,6 +21,7 @@ from coachcli.coaching.messages import append_message
 from coachcli.coaching.text import require_text
 from coachcli.errors import ConflictError, UsageError
 from coachcli.llm.types import Completion
+from coachcli.redact import redact
 from coachcli.store.models import DISPATCH_STATUSES, Dispatch, User
 from coachcli.store.types import utcnow
 
@@ -207,14 +208,19 @@ def assign(session: Session, dispatch: Dispatch, agent: str) -> None:
 
 def fail(session: Session, dispatch: Dispatch, error: str) -> None:
     """running (or approved) → failed, keeping the error; retry runs it again."""
-    values = {"status": "failed", "error": error[:MAX_ERROR_LENGTH], "finished_at": utcnow()}
+    values = {"status": "failed", "error": _stored_error(error), "finished_at": utcnow()}
     _transition(session, dispatch.id, ("running", "approved"), **values)
 
 
 def interrupt(session: Session, dispatch: Dispatch, error: str) -> None:
     """The person stopped the run (Ctrl-C): it can be retried."""
-    values = {"status": "interrupted", "error": error[:MAX_ERROR_LENGTH], "finished_at": utcnow()}
+    values = {"status": "interrupted", "error": _stored_error(error), "finished_at": utcnow()}
     _transition(session, dispatch.id, ("running",), **values)
+
+
+def _stored_error(error: str) -> str:
+    """Errors are shown by `dispatches list` to anyone sharing the store: no credentials in them."""
+    return redact(error)[:MAX_ERROR_LENGTH]
 
 
 def mark_interrupted(session: Session, dispatches: list[Dispatch]) -> int:

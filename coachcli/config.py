@@ -128,9 +128,11 @@ def _shown(raw: object, limit: int = 80) -> str:
 
 
 def _text(raw: object, *, spaces: bool = True, limit: int = 500) -> str:
+    """Text without control characters; surrounding spaces are dropped, a trailing newline is not
+    (it is refused, like any line break: `$'gpt\n'` is a mistake, not a model name)."""
     if not isinstance(raw, str):
         raise ValueError("must be text")
-    text = raw.strip()
+    text = raw.strip(" ")
     if not text:
         raise ValueError("cannot be empty")
     if re.search(_CONTROL, text):
@@ -176,7 +178,7 @@ def _path(raw: object) -> Path:
 
 
 def _database_url(raw: object) -> str:
-    return _text(raw, spaces=False, limit=4096)
+    return _text(raw, limit=4096)  # a SQLite path may hold spaces
 
 
 def _number(raw: object, *, whole: bool) -> float:

@@ -51,7 +51,7 @@ def still_works(coach: Any) -> None:
 # -- config set: refused values write nothing -----------------------------------------------------
 
 BAD_VALUES: dict[str, list[str]] = {
-    "model": ["a\nb", "a\rb", "gpt\x1b[31m", "two words", "   "],
+    "model": ["a\nb", "a\rb", "gpt\x1b[31m", "two words", "   ", "gpt-4o\n", "\tgpt"],
     "api_base": ["http://host/v1\nx", "ftp://host/v1", "localhost:11434", "http://", "http://host:99999/v1"],
     "user": ["bad handle!", "nutri\n", "-dash-first"],
     "context_tokens": ["lots", "10", "1e400"],
@@ -129,6 +129,18 @@ def test_values_round_trip_through_config_show(
     assert entry["source"] == "config.toml"
     assert str(entry["value"]) == value
     still_works(coach)
+
+
+def test_config_show_prints_values_literally(coach: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model name that looks like Rich markup is printed as typed (it once broke `config show`)."""
+    monkeypatch.delenv("COACH_WORKER", raising=False)
+    assert coach("config", "set", "model", "openai/[/x][bold]m").exit_code == 0
+    run = coach("config", "show")
+    assert run.exit_code == 0, run.stderr
+    lines = {line.split()[0]: line for line in run.stdout.splitlines()[1:]}
+    assert "openai/[/x][bold]m" in lines["model"] and "(config.toml)" in lines["model"]
+    assert "auto" in lines["worker"] and "(default)" in lines["worker"]
+    assert "false" in lines["debug"]
 
 
 def test_config_file_is_written_by_tomli_w_with_mode_0600(coach: Any, home: Path) -> None:

@@ -39,7 +39,7 @@ def show_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
         console = out()
         console.print(f"config file: {settings.config_path}", style="dim")
         for name, row in rows.items():
-            value = "(invalid)" if "error" in row else "-" if row["value"] is None else str(row["value"])
+            value = "(invalid)" if "error" in row else _text(row["value"])
             console.print(f"{name:19} {value}  ({row['source']})")
     for message in settings.problems.values():
         err().print(f"Warning: {message}")
@@ -73,6 +73,12 @@ def unset_cmd(
         out().print(f"{key} was not set in {home / config.CONFIG_FILE}.")
     if key in config.BY_NAME:
         _note_override(app.settings(strict=False), key)
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return "-"
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _note_override(settings: config.Settings, key: str) -> None:

@@ -29,12 +29,12 @@ class WorkerPaths:
 def home_key(home: Path) -> str:
     """A short, stable name for one <home> (its absolute, symlink-free path, hashed)."""
     resolved = os.path.realpath(os.path.expanduser(str(home)))
-    return hashlib.sha256(resolved.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return hashlib.sha256(resolved.encode("utf-8", "surrogateescape")).hexdigest()[:12]
 
 
 def worker_paths(home: Path) -> WorkerPaths | None:
     """The socket and lock for <home>, in the first usable private folder; None if there is none."""
-    name = f"worker-{home_key(home)}"
+    name = home_key(home)
     for folder in _candidates(home):
         sock = folder / f"{name}.sock"
         if len(os.fsencode(sock)) > MAX_SOCKET_PATH:

@@ -32,7 +32,18 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("COACH_RETRY_DELAY", "0.01")
     monkeypatch.setenv("COACH_TIMEOUT", "10")
     monkeypatch.setenv("COACH_WORKER", "off")  # only tests/test_worker.py starts model workers
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)  # a worker's socket then lives under <home>
     return home
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_worker_left(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Model workers started by any test (a subprocess command starts one unless COACH_WORKER=off
+    reaches it) are stopped when the session ends: their sockets live under the session's tmp."""
+    yield
+    from workers import stop_workers
+
+    stop_workers(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture(scope="session")

@@ -42,10 +42,15 @@ def export_cmd(
     with reading(app) as (session, user), _destination(output) as write:
         counts = writer(session, user, app.settings().user, lambda chunk: write(safe(chunk)))
     if output is not None:
-        note(
-            f"Exported {counts.facts} facts, {counts.conversations} conversations and "
-            f"{counts.messages} messages to {output}."
-        )
+        parts = [plural(counts.facts, "fact"), plural(counts.conversations, "conversation")]
+        note(f"Exported {', '.join(parts)} and {plural(counts.messages, 'message')} to {output}.")
+
+
+def plural(count: int, word: str) -> str:
+    """'1 fact', '2 facts', 'no facts' (regular plurals and 'progress' are all these commands need)."""
+    if word == "progress":
+        return f"{count} progress note{'' if count == 1 else 's'}"
+    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 @contextmanager

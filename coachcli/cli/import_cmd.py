@@ -12,6 +12,7 @@ from typing import IO, Annotated
 import typer
 
 from coachcli.cli.common import JsonOpt, writing
+from coachcli.cli.export import plural
 from coachcli.cli.output import emit_json, out
 from coachcli.cli.state import state
 from coachcli.errors import UsageError
@@ -35,9 +36,19 @@ def import_cmd(
     if json_out:
         emit_json(counts.as_dict())
         return
-    added = [f"{n} {what}" for what, n in counts.as_dict().items() if n and what != "skipped"]
+    singular = {"facts": "fact", "conversations": "conversation", "messages": "message", "memories": "memory"}
+    singular.update(dispatches="dispatch", goals="goal", progress="progress", agents="agent")
+    added = [_count(n, singular[what]) for what, n in counts.as_dict().items() if n and what != "skipped"]
     summary = ", ".join(added) if added else "nothing new"
     out().print(f"Imported {summary}; {counts.skipped} already there.")
+
+
+def _count(count: int, word: str) -> str:
+    if word == "memory":
+        return f"{count} {'memory' if count == 1 else 'memories'}"
+    if word == "dispatch":
+        return f"{count} {'dispatch' if count == 1 else 'dispatches'}"
+    return plural(count, word)
 
 
 @contextmanager

@@ -208,7 +208,8 @@ def test_remember_fact_saves_a_durable_fact(coach: Any, model_env: ScriptedServe
 def test_restated_or_corrected_fact_updates_instead_of_duplicating(
     coach: Any, model_env: ScriptedServer
 ) -> None:
-    """A restatement (same words) or a correction (replaces_fact_id) updates the one fact."""
+    """A restatement merges into the known fact and the tool result names it; a correction
+    (replaces_fact_id) leaves one current fact, the old one kept as history."""
     model_env.queue(tool_call("remember_fact", {"fact": "Runs three times a week"}), text("Noted."))
     assert coach("chat", "I run three times a week").exit_code == 0
     [original] = facts_of(coach)
@@ -216,16 +217,20 @@ def test_restated_or_corrected_fact_updates_instead_of_duplicating(
     model_env.queue(tool_call("remember_fact", {"fact": "runs three times a week."}), text("Still noted."))
     run = coach("chat", "As I said, three runs a week")
     assert run.exit_code == 0, run.stderr
-    assert "Updated fact" in run.stderr
+    assert "Already known fact" in run.stderr
     assert [f["id"] for f in facts_of(coach)] == [original["id"]]
+    tool_result = [m for m in model_env.requests[-1]["messages"] if m["role"] == "tool"][-1]
+    assert f"Merged into fact {original['id'][:8]}" in tool_result["content"]
 
     correction = {"fact": "Runs four times a week", "replaces_fact_id": original["id"][:8]}
     model_env.queue(tool_call("remember_fact", correction), text("Four it is."))
     run = coach("chat", "Actually it is four now")
     assert run.exit_code == 0, run.stderr
-    assert "Updated fact" in run.stderr
+    assert "Saved fact" in run.stderr
     [fact] = facts_of(coach)
-    assert (fact["id"], fact["text"]) == (original["id"], "Runs four times a week")
+    assert fact["text"] == "Runs four times a week"
+    replaced = [f for f in coach("facts", "list", "--all", "--json").json() if f["id"] == original["id"]]
+    assert replaced[0]["superseded_by"] == fact["id"]
 
 
 def test_save_memory_keeps_a_note_on_the_coaching_conversation(

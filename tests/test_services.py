@@ -285,16 +285,21 @@ def test_facts_dedupe_restatements(store: Store) -> None:
             assert not created
             assert fact.id == first.id
         similar, created = facts_svc.add_fact(session, user, "Prefers early morning workouts")
-        assert not created and similar.id == first.id
+        assert created and similar.id != first.id  # "early" changes the claim: a new fact
         other, created = facts_svc.add_fact(session, user, "Has a bad left knee", source="coach")
         assert created and other.source == "coach"
     with store.read_session() as session:
         facts = facts_svc.list_facts(session, user)
-    assert [f.text for f in facts] == ["Prefers early morning workouts", "Has a bad left knee"]
+    assert [f.text for f in facts] == [
+        "Prefers morning workouts",
+        "Prefers early morning workouts",
+        "Has a bad left knee",
+    ]
 
 
-def test_fact_replaces_corrects_in_place(store: Store) -> None:
-    """A correction keeps the fact's identity; one that matches another fact leaves a single copy."""
+def test_fact_replaces_keeps_history(store: Store) -> None:
+    """A correction is a new fact, the old one kept as history; one that matches another fact
+    leaves a single current copy (more in tests/test_facts.py)."""
     user = _user(store)
     with store.write() as session:
         morning, _ = facts_svc.add_fact(session, user, "Prefers morning workouts")
@@ -302,13 +307,14 @@ def test_fact_replaces_corrects_in_place(store: Store) -> None:
         fixed, created = facts_svc.add_fact(
             session, user, "Prefers evening workouts", replaces=morning.id[:8]
         )
-        assert not created and fixed.id == morning.id
-        merged, created = facts_svc.add_fact(session, user, "has a bad left knee.", replaces=morning.id)
-        assert not created and merged.id == morning.id
+        assert created and fixed.id != morning.id
+        merged, created = facts_svc.add_fact(session, user, "has a bad left knee.", replaces=fixed.id)
+        assert not created and merged.id == knee.id
     with store.read_session() as session:
         facts = [(f.id, f.text) for f in facts_svc.list_facts(session, user)]
-    assert facts == [(morning.id, "has a bad left knee.")]
-    assert knee.id != morning.id
+        history = facts_svc.list_facts(session, user, include_replaced=True)
+    assert facts == [(knee.id, "Has a bad left knee")]
+    assert {f.id for f in history} == {morning.id, knee.id, fixed.id}
 
 
 def test_fact_remove_by_prefix_and_errors(store: Store) -> None:

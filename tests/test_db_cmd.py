@@ -90,6 +90,20 @@ def test_another_applications_database_is_refused_and_left_as_it_was(
     assert not list(tmp_path.glob("other-app.db-*"))  # no WAL or journal files created either
 
 
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("args", COMMANDS, ids=[" ".join(a) for a in COMMANDS])
+def test_a_file_that_is_not_a_database_is_refused_and_left_as_it_was(coach, tmp_path: Path, args) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Groceries: tea, oats\n" * 200)
+    run = coach("--db", f"sqlite:///{notes}", *args)
+    assert run.exit_code == 1 and run.stderr.count("\n") == 1 and "not a coach database" in run.stderr
+    assert notes.read_text() == "Groceries: tea, oats\n" * 200
+    assert (
+        sorted(p.name for p in tmp_path.iterdir()) == ["home", "notes.txt"]
+        or not (tmp_path / "home").exists()
+    )
+
+
 def test_an_empty_database_becomes_a_coach_store(coach, tmp_path: Path, database: str | None) -> None:
     """The refusal is about what a database holds: an empty one (no tables) is a fine new store."""
     url = make_foreign(tmp_path, database, [])
@@ -108,6 +122,7 @@ BAD_URLS = {
     "nosuchdb://x": "unknown database type 'nosuchdb'",
     "postgresql+nosuchdriver://u@h/db": "unknown database type",
     "sqlite+nodriver:///typo/coach.db": "unknown database type",
+    "sqlite:///.": "is a folder",
     "not-a-url": "invalid database URL",
     "::": "invalid database URL",
 }

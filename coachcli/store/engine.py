@@ -26,6 +26,8 @@ COACH_TABLES = frozenset({"users", "conversations", "messages"})
 
 def _prepare_sqlite_file(path: Path, *, create_folder: bool) -> None:
     """Create the folder 0700 and the file 0600 before SQLite does: private from birth."""
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder, not a database file: use e.g. sqlite:///{path / 'coach.db'}.")
     folder = path.parent
     if not folder.exists():
         if not create_folder:

@@ -88,7 +88,7 @@ class RootGroup(CoachGroup):
     def list_commands(self, ctx: Context) -> list[str]:
         return list(self.commands)  # the names only: nothing is built to list them
 
-    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
         """Arguments that are not UTF-8 (Python keeps them as surrogate escapes) are exit 2, up front."""
         import sys
 

@@ -6,7 +6,8 @@ import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from coachcli.cli.output import err, error_line, out, styled
 from coachcli.errors import CoachError
@@ -29,7 +30,7 @@ PROMPT = "you> "
 CONTINUE = "...> "
 
 
-def _setup_readline(history: Path) -> Any:
+def _setup_readline(history: Path) -> ModuleType | None:
     """Line editing and input history, kept private in <home>/history."""
     try:
         import readline
@@ -45,7 +46,7 @@ class Repl:
     def __init__(self, app: AppState) -> None:
         self.app = app
         self.settings = app.settings()
-        self.readline: Any = None
+        self.readline: ModuleType | None = None
         self.history = self.settings.home / "history"
 
     # -- input -------------------------------------------------------------------------
@@ -107,7 +108,7 @@ class Repl:
 
     def run(self) -> None:
         from coachcli.llm.keys import likely_missing_key
-        from coachcli.llm.loader import preload_in_background
+        from coachcli.llm.worker.route import worker_or_preload
 
         missing = likely_missing_key(self.settings.model, self.settings.api_base)
         if missing:
@@ -121,9 +122,13 @@ class Repl:
             "/help for commands, Ctrl-D to leave",
             sep="",
         )
-        # litellm loads while the user types. Started only now: a thread importing it holds the
-        # GIL most of the time, so started earlier it would slow everything up to the prompt.
-        preload_in_background()
+        from coachcli.cli.status import show_at_door
+
+        show_at_door(self.app)  # goals, last progress and check-in, proposals, unread check-ins
+        # A running model worker (issue 13) has litellm loaded; otherwise it loads here while the
+        # user types. Started only now: a thread importing it holds the GIL most of the time, so
+        # started earlier it would slow everything up to the prompt.
+        worker_or_preload(self.settings)
         try:
             self._loop()
         finally:

@@ -474,3 +474,32 @@ def test_imported_messages_are_searchable(coach, tmp_path: Path) -> None:
     run = coach("-u", "lena", "search", "When did I start physio for my knee?", "--json")
     assert run.exit_code == 0, run.stderr
     assert [hit["content"] for hit in run.json()][:1] == [said]
+
+
+def test_stdin_with_invalid_utf8_is_refused(coach) -> None:
+    run = coach(
+        "-u",
+        "mo",
+        "import",
+        "-",
+        input=b'{"format": "coachcli-export", "version": 1, "facts": [{"text": "\xff"}]}',
+    )
+    assert run.exit_code == 2 and "stdin: facts[0]: not valid JSON" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_task_thread_may_name_a_parent_already_in_the_store(coach, store, tmp_path: Path) -> None:
+    ids = seed(store, "nina")
+    thread = {
+        "type": "task",
+        "parent_id": ids["coaching"],
+        "title": "Writer: a note",
+        "messages": [GOOD_MESSAGE],
+    }
+    path = tmp_path / "thread.json"
+    path.write_text(doc(conversations=[thread]))
+    assert import_file(coach, "nina", path)["conversations"] == 1
+    titles = {c["title"]: c["parent_id"] for c in export(coach, "nina")["conversations"]}
+    assert titles["Writer: a note"] == ids["coaching"]
+    run = coach("-u", "olga", "import", str(path))  # nina's conversation is not olga's parent
+    assert run.exit_code == 2 and f"parent_id {ids['coaching']} is not a conversation" in run.stderr

@@ -129,6 +129,7 @@ class _Walker:
         self.target: tuple[str, str, int, int | None, str] | None = None  # what the builder builds
         self.started = False
         self.finished = False
+        self.top_keys: set[str] = set()
 
     def where(self) -> str:
         """The path of the innermost item being read, for errors."""
@@ -159,6 +160,10 @@ class _Walker:
 
     def _in_map(self, frame: _Frame, event: str, value: Any) -> Iterator[Record]:
         if event == "map_key":
+            if frame.role == "root" and value in self.top_keys:
+                raise FileFormatError(value, "appears twice in the file")
+            if frame.role == "root":
+                self.top_keys.add(value)
             frame.key = value
             return
         if event == "end_map":

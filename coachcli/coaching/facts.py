@@ -32,6 +32,8 @@ MAX_FACT_LENGTH = 500
 _FILLER = frozenset(["a", "an", "the", "am", "is", "are", "i", "my"])
 # Same word, other grammatical person: "I do not" / "does not", "I have" / "has".
 _SAME_WORD = {"does": "do", "has": "have"}
+# After a leading plural noun a copula follows ("Parents are …"): that word is not a verb to fold.
+_COPULAS = frozenset(["am", "is", "are", "was", "were"])
 _WHOLE_CONTRACTIONS = {
     "can't": "can not",
     "cannot": "can not",
@@ -86,17 +88,30 @@ def normalize(text: str) -> str:
 def claim_key(text: str) -> tuple[str, ...]:
     """The words that carry a fact's meaning, in order: equal keys are the same claim."""
     folded = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).casefold()
-    words: list[str] = []
+    raw: list[str] = []
     for token in _TOKEN.findall(folded):
         expanded = _WHOLE_CONTRACTIONS.get(token)
         if expanded is None:
             expanded = next(
                 (token[: -len(s)] + r for s, r in _SUFFIX_CONTRACTIONS if token.endswith(s)), token
             )
-        for word in expanded.split():
-            if word not in _FILLER:
-                words.append(_SAME_WORD.get(word, word))
+        raw.extend(expanded.split())
+    words = [_SAME_WORD.get(w, w) for w in raw if w not in _FILLER]
+    first = next((i for i, w in enumerate(raw) if w not in _FILLER), None)
+    if first is not None and words and (first + 1 == len(raw) or raw[first + 1] not in _COPULAS):
+        words[0] = _verb_base(words[0])  # "Prefers …" (about the user) = "I prefer …"
     return tuple(words)
+
+
+def _verb_base(word: str) -> str:
+    """A leading verb without its third-person ending: prefers → prefer, tries → try, goes → go."""
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("ches", "shes", "sses", "xes", "oes")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        return word[:-1]
+    return word
 
 
 def _clean(text: str) -> str:

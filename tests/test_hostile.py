@@ -194,11 +194,15 @@ def _seed_conversations(store: Store, text: str) -> str:
 @pytest.mark.parametrize("text", HOSTILE)
 def test_stored_text_in_tasks_history_and_dispatches(coach: Any, store: Store, text: str) -> None:
     thread_id = _seed_conversations(store, text)
-    for command in (("tasks", "show", thread_id[:8]), ("tasks", "list"), ("history",)):
+    for command in (
+        ("tasks", "show", thread_id[:8]),
+        ("tasks", "list"),
+        ("history",),
+        ("dispatches", "list"),
+    ):
         run = coach(*command)
         assert_clean(run)
         assert visible(text) in run.stdout or shown(text) in run.stdout, command
-    assert_clean(coach("dispatches", "list"))  # a Rich table (owned elsewhere): clean, maybe wrapped
     assert visible(f"result {text}") in coach("tasks", "show", thread_id[:8]).stdout
     assert_clean(coach("tasks", "show", thread_id[:8], "--json"))
     assert coach("history", "--json").json()[0]["content"] == f"user says {text}"
@@ -279,7 +283,7 @@ def test_raw_bytes_argument_and_stdin_in_a_real_process() -> None:
 # --- plain output in a pipe -----------------------------------------------------------------------
 
 
-def test_a_pipe_gets_whole_records_never_wrapped(coach: Any) -> None:
+def test_a_pipe_gets_whole_records_never_wrapped(coach: Any, store: Store) -> None:
     long_fact = "Prefers " + " ".join(f"word{i}" for i in range(60))  # ~400 characters
     assert len(long_fact) > 300
     added = coach("facts", "add", long_fact)
@@ -292,6 +296,9 @@ def test_a_pipe_gets_whole_records_never_wrapped(coach: Any) -> None:
     )
     [row] = [line for line in coach("agents", "list").stdout.splitlines() if line.startswith("nutri")]
     assert row.endswith(" ".join(description.split()))
+    _seed_conversations(store, "Plan " + "the week " * 10)  # a Rich table: still one line per row
+    [row] = [ln for ln in coach("dispatches", "list").stdout.splitlines() if "failed" in ln]
+    assert row.rstrip().endswith("the week")
     empty = coach("tasks", "list")
     assert all("coach dispatch" in line for line in empty.stdout.splitlines() if "dispatch" in line)
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 # make a terminal show text in another order than it is stored.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _CONTROL_OR_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_PIPE_WIDTH = 100_000  # "as wide as needed": a table off a terminal is laid out without wrapping
 _JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
@@ -72,7 +73,10 @@ class _Visible:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         from rich.segment import Segment
+        from rich.table import Table
 
+        if isinstance(self.inner, Table) and not console.is_terminal:
+            options = options.update(width=_PIPE_WIDTH)  # a pipe gets one line per row, never wrapped
         for segment in console.render(self.inner, options):
             text, style, control = segment
             if control is None and _CONTROL.search(text):

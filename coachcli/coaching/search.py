@@ -17,7 +17,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from coachcli.coaching.search_text import QueryTerm, query_terms, stems
+from coachcli.coaching.search_text import Counted, QueryTerm, TermMatcher, combine, query_terms
 from coachcli.errors import UsageError
 from coachcli.store import search_sql
 from coachcli.store.models import User
@@ -31,7 +31,6 @@ MAX_CONTEXT = 10
 K1 = 1.2  # the usual BM25 constants
 B = 0.75
 CONTEXT_WEIGHT = 0.5  # a neighbour's match counts half as much as the message's own
-PREFIX_ONLY_MATCH = 0.5  # see QueryTerm.matches
 CANDIDATES = 100  # messages taken from the index before re-ranking (more when the limit is larger)
 WINDOW = 2  # neighbours fetched on each side to score context (tool turns in between are skipped)
 
@@ -117,7 +116,7 @@ class _Scorer:
     """BM25 over the user's own rows: counts from the index, text from the candidates."""
 
     def __init__(self, terms: Sequence[QueryTerm], total: int, doc_counts: Sequence[int]) -> None:
-        self.terms = terms
+        self.matcher = TermMatcher(terms)
         self.idf = [math.log(1 + (total - df + 0.5) / (df + 0.5)) for df in doc_counts]
         self.average_length = 1.0
 
@@ -126,16 +125,14 @@ class _Scorer:
         values = list(lengths)
         self.average_length = max(sum(values) / len(values), 1.0) if values else 1.0
 
-    def score(self, tokens: Sequence[str], average_length: float | None = None) -> float:
-        if not tokens:
+    def score(self, doc: Counted, average_length: float | None = None) -> float:
+        frequencies, length = doc
+        if not length:
             return 0.0
-        norm = K1 * (1 - B + B * len(tokens) / (average_length or self.average_length))
-        total = 0.0
-        for term, idf in zip(self.terms, self.idf, strict=True):
-            tf = sum(term.matches(token) for token in tokens)
-            if tf:
-                total += idf * tf * (K1 + 1) / (tf + norm)
-        return total
+        norm = K1 * (1 - B + B * length / (average_length or self.average_length))
+        return sum(
+            idf * tf * (K1 + 1) / (tf + norm) for idf, tf in zip(self.idf, frequencies, strict=True) if tf
+        )
 
 
 def _message_hits(
@@ -153,15 +150,14 @@ def _message_hits(
     total, doc_counts = search_sql.message_counts(session, user.id, words)
     scorer = _Scorer(terms, total, doc_counts)
     threads = _neighbourhoods(session, matched, WINDOW)
-    tokens = {row.id: stems(row.content) for thread in threads.values() for row in thread}
-    scorer.set_average(len(t) for t in tokens.values())
-    own = {message_id: scorer.score(toks) for message_id, toks in tokens.items()}
+    docs = {row.id: scorer.matcher.count(row.content) for thread in threads.values() for row in thread}
+    scorer.set_average(length for _, length in docs.values())
+    own = {message_id: scorer.score(doc) for message_id, doc in docs.items()}
     hits: list[Hit] = []
     for thread in threads.values():
         for i, row in enumerate(thread):
-            around = [n.id for n in thread[max(i - 1, 0) : i + 2] if n.id != row.id]
-            around_tokens = [tok for n in around for tok in tokens[n]]
-            neighbour = scorer.score(around_tokens, scorer.average_length * max(len(around), 1))
+            around = [docs[n.id] for n in thread[max(i - 1, 0) : i + 2] if n.id != row.id]
+            neighbour = scorer.score(combine(around), scorer.average_length * max(len(around), 1))
             score = own[row.id] + CONTEXT_WEIGHT * neighbour
             if score <= 0 or not row.content.strip():
                 continue
@@ -215,11 +211,11 @@ def _note_hits(
         return []
     total, doc_counts = search_sql.note_counts(session, user.id, words)
     scorer = _Scorer(terms, total, doc_counts)
-    tokens = [stems(note.content) for note in notes]
-    scorer.set_average(len(t) for t in tokens)
+    docs = [scorer.matcher.count(note.content) for note in notes]
+    scorer.set_average(length for _, length in docs)
     hits = []
-    for note, toks in zip(notes, tokens, strict=True):
-        score = scorer.score(toks)
+    for note, doc in zip(notes, docs, strict=True):
+        score = scorer.score(doc)
         if score > 0:
             hits.append(_note_hit(note, score))
     return hits

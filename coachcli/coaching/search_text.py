@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 
 from coachcli.coaching.search_porter import stem
 
 MAX_TERMS = 32  # a pasted page becomes its first 32 distinct words: a clean result, not a slow one
+PREFIX_WEIGHT = 0.5  # a longer word that starts with the query's word counts half
 MIN_PREFIX = 4  # shorter words as prefixes match too much ("car" → "card", "care", "cart")
 
 # PostgreSQL's (and Snowball's) English stop words, plus the modal verbs questions are made of.
@@ -37,6 +39,8 @@ _WORD = re.compile(r"[^\W_]+")
 
 def fold(text: str) -> str:
     """Lower case without diacritics (like FTS5's remove_diacritics): "Café" → "cafe"."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
@@ -62,8 +66,41 @@ class QueryTerm:
         if token_stem == self.stem:
             return 1.0
         if self.prefix and token_stem.startswith(self.stem):
-            return 0.5
+            return PREFIX_WEIGHT
         return 0.0
+
+
+Counted = tuple[list[float], int]  # how often each query term occurs in a text, and its length
+
+
+class TermMatcher:
+    """Counts the query terms in texts: each distinct word is stemmed and compared once."""
+
+    def __init__(self, terms: list[QueryTerm] | tuple[QueryTerm, ...]) -> None:
+        self.size = len(terms)
+        self.exact = {term.stem: i for i, term in enumerate(terms)}
+        self.prefixes = [(i, term.stem) for i, term in enumerate(terms) if term.prefix]
+
+    def count(self, text: str) -> Counted:
+        found = words(text)
+        frequencies = [0.0] * self.size
+        for word, times in Counter(found).items():
+            stemmed = stem(word)
+            index = self.exact.get(stemmed)
+            if index is not None:
+                frequencies[index] += times
+            for i, prefix in self.prefixes:
+                if stemmed != prefix and stemmed.startswith(prefix):
+                    frequencies[i] += PREFIX_WEIGHT * times
+        return frequencies, len(found)
+
+
+def combine(docs: list[Counted]) -> Counted:
+    """Several texts counted as one (a message's neighbours)."""
+    if not docs:
+        return [], 0
+    frequencies = [sum(values) for values in zip(*(d[0] for d in docs), strict=True)]
+    return frequencies, sum(d[1] for d in docs)
 
 
 def query_terms(query: str) -> list[QueryTerm]:

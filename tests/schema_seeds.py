@@ -327,6 +327,22 @@ ROWS: dict[str, dict[str, list[Row]]] = {
             },
         ],
     },
+    "0002_fact_history": {
+        # Bob corrected a fact: the old one is kept, superseded by the new one.
+        "user_facts": [
+            {
+                "id": "f0000000-0000-4000-8000-000000000003",
+                "user_id": BOB,
+                "text": "Knee injury in 2023",
+                "normalized": "knee injury in 2023",
+                "source": "manual",
+                "created_at": T0,
+                "updated_at": T0,
+                "superseded_at": T0,
+                "superseded_by": "f0000000-0000-4000-8000-000000000002",
+            },
+        ],
+    },
 }
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from coachcli.coaching.portable import reader, validation
-from coachcli.coaching.portable.matching import Matcher, digest
+from coachcli.coaching.portable.matching import Matcher, MessageIndex, digest
 from coachcli.coaching.portable.plan import ImportFileError, Item, Plan, Row
 from coachcli.coaching.portable.tables import (
     AGENTS,
@@ -76,7 +76,7 @@ class _Thread:
     last_time: datetime | None = None
     last_source: int | None = None  # the file conversation that appended last; None: stored rows
     needs_order: bool = False
-    matcher: Matcher | None = None
+    stored: MessageIndex | None = None  # set when the conversation had messages before
     earliest: datetime | None = None
     latest: datetime | None = None
     batch: list[Row] = field(default_factory=list)
@@ -447,31 +447,30 @@ class _Importer:
         if last is not None:
             thread.next_position = last.position + 1
             thread.last_time = last.created_at
-            thread.matcher = self._stored_messages(conversation)
+            thread.stored = self._stored_messages(conversation)
         self.threads[conversation] = thread
         return thread
 
-    def _stored_messages(self, conversation: str) -> Matcher:
-        matcher = Matcher()
+    def _stored_messages(self, conversation: str) -> MessageIndex:
+        index = MessageIndex(ids=self.plan.messages_with_ids, timeless=self.plan.messages_without_time)
         query = (
             select(MESSAGES.c.id, MESSAGES.c.role, MESSAGES.c.content, MESSAGES.c.created_at)
             .where(MESSAGES.c.conversation_id == conversation)
             .execution_options(yield_per=BATCH)
         )
         for ident, role, content, created_at in self.session.execute(query):
-            matcher.add(ident, (role, digest(content)), created_at)
-        return matcher
+            index.add(ident, role, content, created_at)
+        return index
 
     def _message(self, index: int, number: int, row: Row) -> None:
         thread = self._thread(self.conversation_ids[index])
         at = row["created_at"]
-        if thread.matcher is not None:
+        if thread.stored is not None:
             ident = int(row["id"]) if row["id"] and row["id"].isdigit() else None
-            found = thread.matcher.take(ident, (row["role"], digest(row["content"])), at)
-            if found is not None:
+            if thread.stored.take(ident, row["role"], row["content"], at):
                 self.counts.skipped += 1
                 if (index, number) in self.covered:
-                    self.covered[(index, number)] = ("id", found)
+                    self.covered[(index, number)] = ("time", (thread.id, at))
                 return
         at = at or self.now
         if thread.last_time is not None and at < thread.last_time and thread.last_source != index:
@@ -508,8 +507,18 @@ class _Importer:
     def _finish(self) -> None:
         where: dict[tuple[int, int], int | None] = {}
         for key, (how, value) in self.covered.items():  # message ids, before positions change
-            if how == "id":
-                where[key] = int(value)
+            if how == "time":  # a message that was already there: the last one stored by then
+                conversation, at = value
+                where[key] = (
+                    self.session.execute(
+                        select(MESSAGES.c.id)
+                        .where(MESSAGES.c.conversation_id == conversation, MESSAGES.c.created_at <= at)
+                        .order_by(MESSAGES.c.created_at.desc(), MESSAGES.c.position.desc())
+                        .limit(1)
+                    ).scalar()
+                    if at is not None
+                    else None
+                )
             elif how == "position":
                 conversation, position = value
                 where[key] = self.session.execute(

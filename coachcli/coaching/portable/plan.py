@@ -36,6 +36,8 @@ class Plan:
     conversations: dict[int, Item] = field(default_factory=dict)
     memories: dict[int, list[Item]] = field(default_factory=lambda: defaultdict(list))
     message_counts: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    messages_with_ids: bool = False
+    messages_without_time: bool = False
     dispatches: list[Item] = field(default_factory=list)
     top: dict[str, Any] = field(default_factory=dict)
 
@@ -75,6 +77,9 @@ def _take(plan: Plan, record: Any, problems: validation.Problems) -> None:
     row = validation.CHECKS[record.kind](record.value, record.path, problems)
     if record.kind == "message":
         plan.message_counts[record.parent] += 1
+        if row is not None:
+            plan.messages_with_ids = plan.messages_with_ids or row["id"] is not None
+            plan.messages_without_time = plan.messages_without_time or row["created_at"] is None
         return
     if row is None:
         return

@@ -72,7 +72,7 @@ def messages(source: IO[bytes]) -> Iterator[Any]:
     import ijson
 
     rewind(source)
-    return ijson.items(source, "conversations.item.messages.item", use_float=True)  # type: ignore[no-any-return]
+    return ijson.items(source, "conversations.item.messages.item", use_float=True)
 
 
 def _first_line(exc: Exception) -> str:

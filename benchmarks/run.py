@@ -29,6 +29,7 @@ MODULES = (
     "bench_chat",
     "bench_store",
     "bench_render",
+    "bench_import",
     "bench_worker",
 )
 

@@ -11,10 +11,12 @@ from coachcli.config import DEFAULT_RETRIES, DEFAULT_RETRY_DELAY, DEFAULT_TIMEOU
 from coachcli.errors import ProviderError
 from coachcli.llm import errors as llm_errors
 from coachcli.llm.loader import load
-from coachcli.llm.types import Completion, ReplyInterrupted, ToolCall
+from coachcli.llm.types import Completion, ReplyInterrupted, StreamBroken, ToolCall
 
 if TYPE_CHECKING:
     from coachcli.config import Settings
+    from coachcli.llm.worker.options import WorkerOptions
+    from coachcli.llm.worker.route import WorkerRoute
 
 Message = dict[str, Any]
 TextCallback = Callable[[str], None]
@@ -35,6 +37,7 @@ class LLMClient:
         timeout: float = DEFAULT_TIMEOUT,
         retries: int = DEFAULT_RETRIES,
         retry_delay: float = DEFAULT_RETRY_DELAY,
+        worker: WorkerOptions | None = None,
     ) -> None:
         """`timeout` seconds per call; `retries` extra attempts (rate limits, 5xx, timeouts) with
         exponential backoff starting at `retry_delay` seconds. Commands pass their resolved
@@ -46,18 +49,24 @@ class LLMClient:
         self.retry_delay = retry_delay
         self._api_key: str | None = None
         self._checked = False
+        self.worker = worker  # None or mode off: litellm runs in this process
 
     @classmethod
     def from_settings(cls, settings: Settings, model: str | None = None) -> LLMClient:
         """A client for `model` (default: the configured one) with the configured endpoint,
         timeout and retries."""
-        return cls(
+        from coachcli.llm.worker.options import WorkerOptions
+
+        client = cls(
             model or settings.model,
             settings.api_base,
             timeout=settings.timeout,
             retries=settings.retries,
             retry_delay=settings.retry_delay,
+            worker=WorkerOptions.from_settings(settings),
         )
+        client.warm_up()
+        return client
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -65,11 +74,14 @@ class LLMClient:
         """Fail early, naming the variable to set, when the provider's key is missing."""
         if self._checked:
             return
-        litellm = load()
-        try:
-            env = litellm.validate_environment(model=self.model, api_base=self.api_base)
-        except Exception:  # an unknown provider: let the call itself report it
-            env = {"keys_in_environment": True, "missing_keys": []}
+        route = self._worker_route()
+        env = route.environment_check(self.model, self.api_base) if route else None
+        if env is None:
+            litellm = load()
+            try:
+                env = litellm.validate_environment(model=self.model, api_base=self.api_base)
+            except Exception:  # an unknown provider: let the call itself report it
+                env = {"keys_in_environment": True, "missing_keys": []}
         missing = [k for k in env.get("missing_keys", []) if k.endswith("_KEY") or "TOKEN" in k]
         if missing and not env.get("keys_in_environment"):
             if self.api_base:
@@ -80,6 +92,10 @@ class LLMClient:
         self._checked = True
 
     def model_info(self) -> dict[str, Any]:
+        route = self._worker_route()
+        info = route.model_info(self.model) if route else None
+        if info is not None:
+            return info
         try:
             return dict(load().get_model_info(self.model))
         except Exception:
@@ -93,12 +109,47 @@ class LLMClient:
         return int(window), int(min(reply, FALLBACK_MAX_OUTPUT * 2, window // 4))
 
     def count_tokens(self, messages: Sequence[Message]) -> int:
+        route = self._worker_route()
+        counted = route.count_tokens(self.model, list(messages)) if route else None
+        if counted is not None:
+            return counted
         litellm = load()
         try:
             return int(litellm.token_counter(model=self.model, messages=list(messages)))
         except Exception:
             text = " ".join(str(m.get("content") or "") for m in messages)
             return len(text) // 3 + 4 * len(messages)
+
+    def warm_up(self) -> None:
+        """Start the model worker now when settings allow it (not waiting for it): it loads
+        litellm while the command opens the store and fits the request."""
+        route = self._worker_route()
+        if route is not None:
+            route.prestart()
+
+    def _worker_route(self) -> WorkerRoute | None:
+        """The model worker (issue 13) when settings allow it; None: litellm in this process."""
+        if self.worker is None or not self.worker.enabled:
+            return None
+        from coachcli.llm.worker.route import route_for
+
+        return route_for(self.worker)
+
+    def _worker_request(
+        self, messages: Sequence[Message], tools: list[dict[str, Any]] | None, max_tokens: int | None
+    ) -> dict[str, Any]:
+        """The call as the worker makes it (keys are added from the environment at send time)."""
+        return {
+            "model": self.model,
+            "api_base": self.api_base,
+            "api_key": self._api_key,
+            "timeout": self.timeout,
+            "retries": self.retries,
+            "retry_delay": self.retry_delay,
+            "messages": list(messages),
+            "tools": tools,
+            "max_tokens": max_tokens,
+        }
 
     # -- calls ----------------------------------------------------------------------------
 
@@ -112,6 +163,11 @@ class LLMClient:
     ) -> Completion:
         """One completion; streamed when `on_text` is given. Retries before any text is shown."""
         self.check_credentials()
+        route = self._worker_route()
+        if route is not None:
+            done = route.complete(self._worker_request(messages, tools, max_tokens), on_text)
+            if done is not None:
+                return done
         litellm = load()
         attempt = 0
         while True:
@@ -132,10 +188,7 @@ class LLMClient:
                     continue
                 if shown:
                     # The server was reached and answered: the stream broke off (not "cannot reach").
-                    raise StreamBroken(
-                        f"the reply from {self.model} broke off midway; what arrived was kept: try again.",
-                        partial=self._partial(shown),
-                    ) from exc
+                    raise StreamBroken.midway(self._partial(shown)) from exc
                 error = llm_errors.to_coach_error(
                     exc, litellm, model=self.model, api_base=self.api_base, attempts=attempt
                 )
@@ -238,10 +291,3 @@ class LLMClient:
             pass
         return self.retry_delay * (2 ** (attempt - 1)) * (0.5 + random.random() / 2)
 
-
-class StreamBroken(ProviderError):
-    """The stream failed after text was shown; `partial` is kept so nothing paid for is lost."""
-
-    def __init__(self, message: str, *, partial: Completion) -> None:
-        super().__init__(message)
-        self.partial = partial

@@ -435,3 +435,10 @@ def test_up_to_date_database_does_not_import_alembic(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'coach.db'}"
     assert _alembic_modules_after_ensure_schema(url) != []  # first open migrates: the probe works
     assert _alembic_modules_after_ensure_schema(url) == []
+
+
+def test_upgrade_target_must_be_a_known_revision(store: Store) -> None:
+    """upgrade(target=) builds older stores for tests; a revision outside the chain is a bug."""
+    with pytest.raises(ValueError, match="unknown revision"):
+        migrate.upgrade(store, target="0099_nowhere")
+    assert migrate.current_revision(store) == migrate.SCHEMA_HEAD

@@ -12,6 +12,7 @@ import pytest
 from scripted_server import ScriptedServer, error, hang, text
 from sqlmodel import select
 
+from coachcli.coaching.agents import BUILTIN_AGENTS
 from coachcli.coaching.conversations import get_or_create_coaching
 from coachcli.coaching.dispatch import lifecycle as dispatches
 from coachcli.coaching.users import get_or_create_user
@@ -179,7 +180,7 @@ def test_user_agent_reaches_model_with_its_prompt_and_model(
     assert added.exit_code == 0, added.stderr
     assert added.json()["builtin"] is False
     names = [a["name"] for a in coach("agents", "list", "--json").json()]
-    assert names == ["planner", "researcher", "writer", "nutritionist"]
+    assert names == [*BUILTIN_AGENTS, "nutritionist"]
     coach("facts", "add", "Vegetarian")
     model_env.queue(text("Mon: tofu scramble."))
     result = coach("dispatch", "Plan a week of high-protein breakfasts", "--agent", "nutritionist", "--json")

@@ -350,7 +350,7 @@ def test_fact_remove_by_prefix_and_errors(store: Store) -> None:
 
 
 def test_builtin_agents(store: Store) -> None:
-    """The three specialists ship with the package and need real prompts to be worth dispatching to."""
+    """The specialists ship with the package and need real prompts to be worth dispatching to."""
     with store.read_session() as session:
         specs = agents_svc.list_agents(session)
         names = [(s.name, s.display_name, s.builtin) for s in specs]
@@ -358,6 +358,7 @@ def test_builtin_agents(store: Store) -> None:
             ("planner", "Planner", True),
             ("researcher", "Researcher", True),
             ("writer", "Writer", True),
+            ("reviewer", "Reviewer", True),  # runs `coach review`
         ]
         for spec in specs:
             assert len(spec.system_prompt) > 200
@@ -404,7 +405,7 @@ def test_user_agents_add_and_remove(store: Store) -> None:
         with pytest.raises(NotFoundError):
             agents_svc.remove_agent(session, "nutritionist")
     with store.read_session() as session:
-        assert [s.name for s in agents_svc.list_agents(session)] == ["planner", "researcher", "writer"]
+        assert [s.name for s in agents_svc.list_agents(session)] == list(agents_svc.BUILTIN_AGENTS)
 
 
 # --- dispatch lifecycle ---------------------------------------------------------------------------------

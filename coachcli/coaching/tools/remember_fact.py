@@ -19,7 +19,7 @@ def run(ctx: ToolContext) -> str:
         change = save_fact(ctx.session, ctx.user, text, source="coach")
     saved_text, created = change.fact.text, change.created
     ctx.after_save(lambda: ctx.events.fact_saved(saved_text, created))
-    return change.describe()  # names the fact it merged into or replaced
+    return change.describe()  # names the fact, also the one a restatement merged into
 
 
 TOOL = Tool(

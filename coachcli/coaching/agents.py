@@ -79,7 +79,9 @@ BUILTIN_AGENTS: dict[str, AgentSpec] = {
     "reviewer": AgentSpec(
         name="reviewer",
         display_name="Reviewer",
-        description="Looks back over a period against the goals: what moved, what stalled, what to change next.",
+        description=(
+            "Looks back over a period against the goals: what moved, what stalled, what to change next."
+        ),
         system_prompt=(
             "You are the Reviewer, a specialist in looking back with a coachee over a period (usually a "
             "week) against their goals. "

@@ -19,14 +19,14 @@ NOTHING_YET = 'Nothing to check in on yet: set a goal (coach goals add "…") or
 
 def _not_due_yet(app: AppState, every: timedelta) -> datetime | None:
     """When the next check-in is due, if that is still ahead: one read, no model library loaded."""
-    from coachcli.cli.common import reading
-    from coachcli.coaching.checkin import schedule
+    from coachcli.coaching.status import checkin_schedule
     from coachcli.store.types import utcnow
 
-    with reading(app) as (session, user):
-        if user is None:
-            return None
-        planned = schedule(session, user, every)
+    store = app.store_for_reading()
+    if store is None:
+        return None
+    with store.read_session() as session:
+        planned = checkin_schedule(session, app.settings().user, every)
     return None if planned.due(utcnow()) else planned.next_due
 
 

@@ -13,7 +13,7 @@ from coachcli.cli.state import state
 if TYPE_CHECKING:
     from datetime import date
 
-    from coachcli.coaching.goals import GoalRow
+    from coachcli.coaching.goals import GoalRow, GoalView
     from coachcli.store.models import Goal, Progress
 
 goals_app = typer.Typer(help="Goals: what you are working towards; the coach follows up on them.")
@@ -26,7 +26,7 @@ DueOpt = Annotated[
 WhyOpt = Annotated[str | None, typer.Option("--why", help="Why it matters to you.")]
 
 
-def goal_json(goal: Goal) -> dict[str, Any]:
+def goal_json(goal: Goal | GoalView) -> dict[str, Any]:
     return {
         "id": goal.id,
         "title": goal.title,
@@ -113,7 +113,7 @@ def _print_table(rows: list[GoalRow], *, show_status: bool) -> None:
     table.add_column("GOAL", ratio=1)
     for row in rows:
         goal = row.goal
-        days, style = _days(days_left(goal, today)) if goal.status == "active" else ("-", "")
+        days, style = _days(days_left(goal.due, today)) if goal.status == "active" else ("-", "")
         cells: list[Text] = [Text(short_id(goal.id))]
         if show_status:
             cells.append(Text(goal.status))
@@ -137,8 +137,12 @@ def list_cmd(
     """Your active goals, soonest due first, with days left and the last progress."""
     from coachcli.coaching.goals import list_goals
 
-    with reading(state(ctx)) as (session, user):
-        rows = list_goals(session, user, include_closed=all_goals) if user else []
+    app = state(ctx)
+    store = app.store_for_reading()  # by handle, no table models: as light as `coach tasks list`
+    rows = []
+    if store is not None:
+        with store.read_session() as session:
+            rows = list_goals(session, app.settings().user, include_closed=all_goals)
     if json_out:
         emit_json(
             [
@@ -167,7 +171,7 @@ def _find(ctx: typer.Context, goal_id: str) -> tuple[Goal, list[Progress]]:
             check_prefix(goal_id, what="goal")  # a malformed id is bad input (2) even here
             raise NotFoundError(f"no goal with id {goal_id!r}: list them with `coach goals list`.")
         goal = find_goal(session, user, goal_id)
-        return goal, goal_progress(session, goal)
+        return goal, goal_progress(session, goal.id)
 
 
 @goals_app.command("show")

@@ -17,12 +17,14 @@ if TYPE_CHECKING:
 
 
 def load_status(app: AppState) -> Status:
-    """The user's status; an empty one when the store or the user does not exist yet."""
-    from coachcli.cli.common import reading
-    from coachcli.coaching.status import empty_status, get_status
+    """The user's status; all zeros when the store or the user does not exist yet."""
+    from coachcli.coaching.status import Status, get_status
 
-    with reading(app) as (session, user):
-        return get_status(session, user) if user else empty_status()
+    store = app.store_for_reading()
+    if store is None:
+        return Status()
+    with store.read_session() as session:
+        return get_status(session, app.settings().user)
 
 
 def _ago(value: datetime | None) -> str:
@@ -55,20 +57,19 @@ def status_line(status: Status) -> str:
 
 def show_at_door(app: AppState) -> None:
     """The REPL's opening: one dim status line on stderr, then any unread check-ins, as written."""
-    from coachcli.cli.common import reading
     from coachcli.cli.output import err, styled, when
-    from coachcli.coaching.checkin import unread_checkin_messages
-    from coachcli.coaching.status import get_status
+    from coachcli.coaching.status import get_status, unread_checkins
 
-    with reading(app) as (session, user):
-        if user is None:
-            return
-        status = get_status(session, user)
-        unread = unread_checkin_messages(session, user)
+    store = app.store_for_reading()
+    if store is None:
+        return
+    with store.read_session() as session:
+        status = get_status(session, app.settings().user)
+        unread = unread_checkins(session, app.settings().user)
     err().print(status_line(status), style="dim")
-    for message in unread:
-        out().print(styled((f"check-in · {when(message.created_at)}", "dim")))
-        out().print(message.content)
+    for content, written in unread:
+        out().print(styled((f"check-in · {when(written)}", "dim")))
+        out().print(content)
 
 
 def status_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:

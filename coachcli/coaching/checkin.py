@@ -5,8 +5,8 @@ the user's lock and first checks the interval, so several `coach checkin --if-du
 once write exactly one check-in. The reply is an assistant message of kind `checkin` in the
 coaching conversation; it counts as unread until the person writes again.
 
-Importing this module stays light (no model client): `checkin --if-due` decides "not due"
-without loading litellm.
+`checkin --if-due` decides "not due" with coaching/status.py alone (no table models, no model
+client); this module loads the rest only when a check-in is written.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import func
 from sqlmodel import Session, col, select
-from sqlmodel.sql.expression import SelectOfScalar
 
 from coachcli.coaching.goals import GoalRow, days_left, list_goals, local_today, lock_user, progress_between
+from coachcli.coaching.status import checkin_schedule, get_status
 from coachcli.store.models import Checkin, Conversation, Message, Progress, User
 from coachcli.store.types import utcnow
 
@@ -30,17 +30,6 @@ if TYPE_CHECKING:
 MAX_PROGRESS_SHOWN = 12  # progress notes since the last check-in, newest kept
 MAX_NOTE_CHARS = 300
 UNANSWERED_GENTLE = 2  # after this many unanswered check-ins the tone changes
-
-
-@dataclass
-class Schedule:
-    """When the last check-in was claimed and when the next one is due (None: due now)."""
-
-    last_claimed_at: datetime | None
-    next_due: datetime | None
-
-    def due(self, now: datetime) -> bool:
-        return self.next_due is None or now >= self.next_due
 
 
 @dataclass
@@ -64,17 +53,6 @@ class CheckinOutcome:
     next_due: datetime | None = None
 
 
-def _claims(user: User) -> list[ColumnElement[bool]]:
-    """Claims that count for the schedule: finished ones, and running ones (a live or a crashed
-    run waits one interval, never a storm of retries). Failed ones do not count."""
-    return [col(Checkin.user_id) == user.id, col(Checkin.status).in_(("running", "done"))]
-
-
-def schedule(session: Session, user: User, every: timedelta) -> Schedule:
-    last = session.exec(select(func.max(Checkin.started_at)).where(*_claims(user))).one()
-    return Schedule(last_claimed_at=last, next_due=last + every if last is not None else None)
-
-
 def claim(
     session: Session, user: User, *, every: timedelta | None, now: datetime | None = None
 ) -> Checkin | None:
@@ -85,7 +63,7 @@ def claim(
     """
     now = now or utcnow()
     lock_user(session, user)
-    if every is not None and not schedule(session, user, every).due(now):
+    if every is not None and not checkin_schedule(session, user.handle, every).due(now):
         return None
     row = Checkin(user_id=user.id, status="running", started_at=now)
     session.add(row)
@@ -105,46 +83,9 @@ def finish(session: Session, checkin_id: str, *, message_id: int | None, ok: boo
     session.flush()
 
 
-def last_checkin_at(session: Session, user: User) -> datetime | None:
-    """When the last check-in was written (kept by reset: the schedule is the user's)."""
-    query = select(func.max(Checkin.finished_at)).where(Checkin.user_id == user.id, Checkin.status == "done")
-    return session.exec(query).one()
-
-
-def _unread(user: User) -> SelectOfScalar[Message]:
-    """Check-in replies still in the coaching conversation that the person has not answered:
-    those written after their last message there."""
-    coaching = select(Conversation.id).where(Conversation.user_id == user.id, Conversation.type == "coaching")
-    last_user = (
-        select(func.max(Message.position))
-        .where(col(Message.conversation_id).in_(coaching), Message.role == "user")
-        .scalar_subquery()
-    )
-    return (
-        select(Message)
-        .join(Checkin, col(Checkin.message_id) == Message.id)
-        .where(
-            Checkin.user_id == user.id,
-            Checkin.status == "done",
-            col(Message.conversation_id).in_(coaching),
-            col(Message.position) > func.coalesce(last_user, 0),
-        )
-    )
-
-
-def unread_checkins(session: Session, user: User) -> int:
-    return int(session.exec(select(func.count()).select_from(_unread(user).subquery())).one())
-
-
-def unread_checkin_messages(session: Session, user: User, *, limit: int = 3) -> list[Message]:
-    """The newest unread check-ins (oldest first), for the REPL to show when it opens."""
-    rows = list(session.exec(_unread(user).order_by(col(Message.position).desc()).limit(limit)))
-    return rows[::-1]
-
-
 def has_material(session: Session, user: User) -> bool:
     """Anything to check in about: a goal, a progress note, or a coaching conversation."""
-    if list_goals(session, user):
+    if list_goals(session, user.handle):
         return True
     if session.exec(select(Progress.id).where(Progress.user_id == user.id).limit(1)).first():
         return True
@@ -156,14 +97,14 @@ def has_material(session: Session, user: User) -> bool:
 
 
 def gather(session: Session, user: User, *, today: date | None = None) -> CheckinBrief:
-    last = last_checkin_at(session, user)
-    progress = progress_between(session, user, last)
+    status = get_status(session, user.handle)
+    progress = progress_between(session, user, status.last_checkin_at)
     return CheckinBrief(
-        goals=list_goals(session, user),
+        goals=list_goals(session, user.handle),
         progress=progress[-MAX_PROGRESS_SHOWN:],
         progress_total=len(progress),
-        last_checkin_at=last,
-        unanswered=unread_checkins(session, user),
+        last_checkin_at=status.last_checkin_at,
+        unanswered=status.unread_checkins,
         today=today or local_today(),
     )
 
@@ -219,7 +160,7 @@ def _quiet_days(row: GoalRow, today: date) -> str | None:
     if row.last_progress_at is None:
         return "no progress logged yet"
     days = (today - row.last_progress_at.date()).days
-    left = days_left(row.goal, today)
+    left = days_left(row.goal.due, today)
     due = f", {left} days left" if left is not None and left >= 0 else ""
     return f"last progress {days} days ago{due}"
 
@@ -249,7 +190,7 @@ def run_checkin(
         return CheckinOutcome(skipped="nothing_yet")
     row = claim(session, user, every=every)
     if row is None:  # only with `every`: another run claimed it first, or it is not due yet
-        next_due = schedule(session, user, every).next_due if every is not None else None
+        next_due = checkin_schedule(session, user.handle, every).next_due if every is not None else None
         session.rollback()
         return CheckinOutcome(skipped="not_due", next_due=next_due)
     checkin_id = row.id

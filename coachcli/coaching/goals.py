@@ -9,17 +9,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from sqlalchemy import func
+from sqlalchemy import Date, Integer, String, Text, text
 from sqlmodel import Session, col, select
 
-from coachcli.coaching.facts import normalize
 from coachcli.coaching.ids import by_prefix
 from coachcli.coaching.text import require_text
 from coachcli.config import parse_duration
 from coachcli.errors import ConflictError, UsageError
-from coachcli.store.models import GOAL_STATUSES, PROGRESS_SOURCES, Goal, Progress, User
-from coachcli.store.types import utcnow
+from coachcli.store.types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:  # the table models load only where a goal is written or looked up by id:
+    # listings, `coach status` and `checkin --if-due` read with plain SQL and stay as light as
+    # `coach tasks list`.
+    from coachcli.store.models import Goal, Progress, User
 
 MAX_TITLE_LENGTH = 200
 MAX_WHY_LENGTH = 2_000
@@ -30,11 +34,25 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 DUE_HINT = "use YYYY-MM-DD, +30d, +4w or words like 'next friday'."
 
 
+@dataclass(frozen=True)
+class GoalView:
+    """A goal as listings, prompts and reviews read it (plain data, no table model)."""
+
+    id: str
+    title: str
+    why: str | None
+    due: date | None
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+
+
 @dataclass
 class GoalRow:
     """A goal with what a listing shows about its progress."""
 
-    goal: Goal
+    goal: GoalView
     progress_count: int
     last_progress_at: datetime | None
 
@@ -115,6 +133,8 @@ def _clean_why(why: str | None) -> str | None:
 def lock_user(session: Session, user: User) -> None:
     """Serialise one user's check-and-insert writes: a row lock on PostgreSQL; on SQLite the
     write transaction already holds the database lock, and FOR UPDATE is left out."""
+    from coachcli.store.models import User
+
     session.exec(select(User.id).where(User.id == user.id).with_for_update()).one()
 
 
@@ -122,6 +142,9 @@ def active_with_title(
     session: Session, user: User, title: str, *, other_than: str | None = None
 ) -> Goal | None:
     """The user's active goal with this title, folding case, spacing and end punctuation."""
+    from coachcli.coaching.facts import normalize
+    from coachcli.store.models import Goal
+
     wanted = normalize(title)
     query = select(Goal).where(Goal.user_id == user.id, Goal.status == "active")
     return next(
@@ -139,6 +162,8 @@ def add_goal(
     why: str | None = None,
 ) -> tuple[Goal, bool]:
     """A new active goal, or the active goal that already has this title. Returns (goal, created)."""
+    from coachcli.store.models import Goal
+
     title = clean_title(title)
     why = _clean_why(why)
     lock_user(session, user)
@@ -153,40 +178,52 @@ def add_goal(
 
 def find_goal(session: Session, user: User, id_or_prefix: str) -> Goal:
     """One of this user's goals by id or unique prefix (another user's goals are never matched)."""
+    from coachcli.store.models import Goal
+
     return by_prefix(session, Goal, id_or_prefix, what="goal", where=[Goal.user_id == user.id])
 
 
-def list_goals(session: Session, user: User, *, include_closed: bool = False) -> list[GoalRow]:
-    """Active goals (or all), soonest due first, undated ones last, with their progress counts."""
-    stats = (
-        select(
-            col(Progress.goal_id).label("goal_id"),
-            func.count().label("n"),
-            func.max(Progress.created_at).label("last"),
-        )
-        .where(Progress.user_id == user.id, col(Progress.goal_id).is_not(None))
-        .group_by(col(Progress.goal_id))
-        .subquery()
-    )
-    query = (
-        select(Goal, stats.c.n, stats.c.last)
-        .outerjoin(stats, stats.c.goal_id == Goal.id)
-        .where(Goal.user_id == user.id)
-        .order_by(col(Goal.due).is_(None), col(Goal.due), col(Goal.created_at))
-    )
-    if not include_closed:
-        query = query.where(Goal.status == "active")
-    rows = []
-    for goal, count, last in session.exec(query):
-        rows.append(GoalRow(goal, int(count or 0), last))
-    return rows
+_GOALS = """
+SELECT g.id, g.title, g.why, g.due, g.status, g.created_at, g.updated_at, g.closed_at,
+       count(p.id) AS progress_count, max(p.created_at) AS last_progress_at
+FROM goals AS g
+JOIN users AS u ON u.id = g.user_id
+LEFT JOIN progress AS p ON p.goal_id = g.id
+WHERE u.handle = :handle {only_active}
+GROUP BY g.id, g.title, g.why, g.due, g.status, g.created_at, g.updated_at, g.closed_at
+ORDER BY g.due IS NULL, g.due, g.created_at
+"""
 
 
-def goal_progress(session: Session, goal: Goal, *, limit: int | None = None) -> list[Progress]:
-    """The goal's progress notes, newest first."""
+def list_goals(session: Session, handle: str, *, include_closed: bool = False) -> list[GoalRow]:
+    """Active goals (or all), soonest due first, undated ones last, with their progress counts.
+
+    One query by handle, without the table models: `coach goals list` costs what `tasks list` does.
+    """
+    sql = _GOALS.format(only_active="" if include_closed else "AND g.status = 'active'")
+    query = text(sql).columns(
+        id=String,
+        title=Text,
+        why=Text,
+        due=Date,
+        status=String,
+        created_at=UTCDateTime,
+        updated_at=UTCDateTime,
+        closed_at=UTCDateTime,
+        progress_count=Integer,
+        last_progress_at=UTCDateTime,
+    )
+    rows = session.execute(query, {"handle": handle})
+    return [GoalRow(GoalView(*row[:8]), int(row[8] or 0), row[9]) for row in rows]
+
+
+def goal_progress(session: Session, goal_id: str, *, limit: int | None = None) -> list[Progress]:
+    """The goal's progress notes, newest first (callers found the goal among the user's own)."""
+    from coachcli.store.models import Progress
+
     query = (
         select(Progress)
-        .where(Progress.goal_id == goal.id, Progress.user_id == goal.user_id)
+        .where(Progress.goal_id == goal_id)
         .order_by(col(Progress.created_at).desc(), col(Progress.id))
     )
     if limit is not None:
@@ -197,6 +234,8 @@ def goal_progress(session: Session, goal: Goal, *, limit: int | None = None) -> 
 def set_status(session: Session, user: User, id_or_prefix: str, status: str) -> tuple[Goal, bool]:
     """Mark a goal done, dropped or active again. Returns (goal, changed); the same status twice
     changes nothing. Reopening refuses a goal whose title another active goal already has."""
+    from coachcli.store.models import GOAL_STATUSES
+
     if status not in GOAL_STATUSES:
         raise UsageError(f"a goal's status is one of {', '.join(GOAL_STATUSES)}, not {status!r}.")
     goal = find_goal(session, user, id_or_prefix)
@@ -259,6 +298,8 @@ def log_progress(
     source: str = "manual",
 ) -> tuple[Progress, Goal | None]:
     """A progress note, about one of the user's goals (id or prefix) or none; returns it and the goal."""
+    from coachcli.store.models import PROGRESS_SOURCES, Progress
+
     if source not in PROGRESS_SOURCES:
         raise UsageError(f"progress source must be one of {', '.join(PROGRESS_SOURCES)}.")
     text = require_text(
@@ -278,6 +319,8 @@ def progress_between(
     session: Session, user: User, since: datetime | None, until: datetime | None = None
 ) -> list[Progress]:
     """The user's progress notes in a period, oldest first."""
+    from coachcli.store.models import Progress
+
     query = select(Progress).where(Progress.user_id == user.id)
     if since is not None:
         query = query.where(col(Progress.created_at) > since)
@@ -286,12 +329,12 @@ def progress_between(
     return list(session.exec(query.order_by(col(Progress.created_at), col(Progress.id))))
 
 
-def days_left(goal: Goal, today: date) -> int | None:
+def days_left(due: date | None, today: date) -> int | None:
     """Days until the due date (negative when overdue), or None for an undated goal."""
-    return (goal.due - today).days if goal.due is not None else None
+    return (due - today).days if due is not None else None
 
 
 def goal_briefs(session: Session, user: User) -> list[GoalBrief]:
     """The active goals for the coach's prompt, soonest due first, bounded in goals and notes."""
-    rows = list_goals(session, user)[:PROMPT_GOALS]
-    return [GoalBrief(row, goal_progress(session, row.goal, limit=PROMPT_NOTES_PER_GOAL)) for row in rows]
+    rows = list_goals(session, user.handle)[:PROMPT_GOALS]
+    return [GoalBrief(row, goal_progress(session, row.goal.id, limit=PROMPT_NOTES_PER_GOAL)) for row in rows]

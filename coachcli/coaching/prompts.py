@@ -71,7 +71,7 @@ def goals_section(goals: Sequence[GoalBrief], today: date) -> str:
     lines = []
     for brief in goals:
         goal = brief.row.goal
-        left = days_left(goal, today)
+        left = days_left(goal.due, today)
         if left is None:
             when = "no due date"
         elif left < 0:

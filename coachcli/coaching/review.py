@@ -106,7 +106,7 @@ def review_task(session: Session, user: User, period: Period, *, today: date | N
     today = today or local_today()
     goals = [
         row
-        for row in list_goals(session, user, include_closed=True)
+        for row in list_goals(session, user.handle, include_closed=True)
         if row.goal.status == "active" or (row.goal.closed_at and row.goal.closed_at > period.since)
     ]
     notes = progress_between(session, user, period.since, period.until)
@@ -122,7 +122,7 @@ def review_task(session: Session, user: User, period: Period, *, today: date | N
     goal_lines = []
     for row in goals:
         g = row.goal
-        left = days_left(g, today)
+        left = days_left(g.due, today)
         due = "" if g.due is None else f", due {g.due}" + (f" ({left} days left)" if left is not None else "")
         if left is not None and left < 0 and g.status == "active":
             due = f", due {g.due} (overdue by {-left} days)"

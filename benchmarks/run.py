@@ -30,6 +30,7 @@ MODULES = (
     "bench_store",
     "bench_render",
     "bench_import",
+    "bench_goals",
     "bench_worker",
 )
 

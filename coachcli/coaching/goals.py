@@ -30,7 +30,7 @@ MAX_WHY_LENGTH = 2_000
 MAX_PROGRESS_LENGTH = 4_000
 PROMPT_GOALS = 12  # the coach's prompt carries at most this many active goals…
 PROMPT_NOTES_PER_GOAL = 3  # …each with its newest few progress notes
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")  # with fullmatch: `$` would allow a final newline
 DUE_HINT = "use YYYY-MM-DD, +30d, +4w or words like 'next friday'."
 
 
@@ -82,7 +82,7 @@ def parse_due(text: str, *, today: date | None = None) -> date:
         raise UsageError(f"the due date is empty: {DUE_HINT}")
     if cleaned.startswith("+"):  # a duration from today, read like every duration setting
         due = today + timedelta(days=parse_duration(cleaned[1:]).days)
-    elif _ISO_DATE.match(cleaned):
+    elif _ISO_DATE.fullmatch(cleaned):
         try:
             due = date.fromisoformat(cleaned)
         except ValueError:

@@ -244,6 +244,36 @@ def test_each_call_uses_the_key_in_the_environment_at_that_moment(
     assert spawn.describe(worker_on).running
 
 
+def test_a_slow_call_does_not_hold_up_another(worker_on: Path, model_env: ScriptedServer) -> None:
+    """Two commands at once: the second is answered while the first still waits for its provider."""
+    from coachcli.config import resolve
+    from coachcli.llm.client import LLMClient
+
+    release = threading.Event()
+
+    def slow(body: dict[str, Any]) -> Reply:
+        release.wait(60)
+        return text("slow answer")
+
+    model_env.queue(slow, text("fast answer"))
+    settings = resolve()
+    results: list[str] = []
+    ask = [{"role": "user", "content": "hi"}]
+    first = threading.Thread(
+        target=lambda: results.append(LLMClient.from_settings(settings).complete(ask).content)
+    )
+    first.start()
+    try:
+        model_env.wait_for_requests(1, timeout=120)
+        route._routes.clear()  # the second "command": a client of its own
+        assert LLMClient.from_settings(settings).complete(ask).content == "fast answer"
+        assert results == []  # the first is still waiting
+    finally:
+        release.set()
+        first.join(60)
+    assert results == ["slow answer"]
+
+
 @pytest.mark.sqlite_only
 def test_stop_during_a_call_lets_the_call_finish(
     coach: Any, worker_on: Path, model_env: ScriptedServer

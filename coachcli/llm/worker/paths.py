@@ -32,13 +32,16 @@ def home_key(home: Path) -> str:
     return hashlib.sha256(resolved.encode("utf-8", "surrogateescape")).hexdigest()[:12]
 
 
-def worker_paths(home: Path) -> WorkerPaths | None:
-    """The socket and lock for <home>, in the first usable private folder; None if there is none."""
+def worker_paths(home: Path, *, create: bool = True) -> WorkerPaths | None:
+    """The socket and lock for <home>, in the first usable private folder; None if there is none.
+    Without `create` (to look for a running worker) a missing folder is not made."""
     name = home_key(home)
     for folder in _candidates(home):
         sock = folder / f"{name}.sock"
         if len(os.fsencode(sock)) > MAX_SOCKET_PATH:
             continue
+        if not create and not os.path.lexists(folder):
+            return None  # the folder a worker would use does not exist: none runs
         if private_folder(folder):
             return WorkerPaths(folder=folder, socket=sock, lock=folder / f"{name}.lock")
     return None

@@ -48,7 +48,7 @@ def worker_or_preload(settings: Settings) -> bool:
     background, and make this process's calls here. True when the worker will serve."""
     options = WorkerOptions.from_settings(settings)
     route = route_for(options)
-    paths = worker_paths(options.home) if options.enabled else None
+    paths = worker_paths(options.home, create=False) if options.enabled else None
     if paths is not None and spawn.status(paths) is not None:
         return True
     route.disable("no worker was running when the REPL started; litellm loads here", quiet=True)

@@ -176,7 +176,7 @@ class WorkerStatus:
 
 def describe(home: Path) -> WorkerStatus:
     """The status of <home>'s worker (asked of the worker itself)."""
-    paths = worker_paths(home)
+    paths = worker_paths(home, create=False)
     answer = status(paths) if paths is not None else None
     if answer is None:
         return WorkerStatus(running=False)
@@ -192,5 +192,5 @@ def describe(home: Path) -> WorkerStatus:
 
 def stop_for(home: Path) -> int | None:
     """Stop <home>'s worker; its pid, or None when none was running."""
-    paths = worker_paths(home)
+    paths = worker_paths(home, create=False)
     return stop(paths) if paths is not None else None

@@ -251,6 +251,7 @@ def _backfill_case(st: Store, coach: Any) -> None:
     """A store filled at 0003 (before the index existed), then upgraded: everything is found."""
     from alembic import command
     from alembic.config import Config
+    from sqlalchemy import text
 
     from coachcli.store.migrate import MIGRATIONS_DIR, ensure_schema
 
@@ -264,10 +265,22 @@ def _backfill_case(st: Store, coach: Any) -> None:
             step(config, target)
 
     migrate(command.downgrade, "0003_goals_progress")
-    _talk(st, "tester", [("user", KNEE), ("tool", "knee tool output")])
-    _talk(st, "other", [("user", "other knee")])
-    with st.write() as session:
-        add_fact(session, get_or_create_user(session, "tester"), "Knee surgery in 2019")
+    # Rows written the way that schema stored them (today's models know later columns).
+    now = "2026-01-05 10:00:00"
+    rows = [
+        "INSERT INTO users (id, handle, created_at) VALUES ('u1', 'tester', :now), ('u2', 'other', :now)",
+        "INSERT INTO conversations (id, user_id, type, mode, created_at, updated_at) "
+        "VALUES ('c1', 'u1', 'coaching', 'auto', :now, :now), ('c2', 'u2', 'coaching', 'auto', :now, :now)",
+        "INSERT INTO messages (conversation_id, position, role, content, status, created_at) VALUES "
+        f"('c1', 1, 'user', '{KNEE}', 'complete', :now), "
+        "('c1', 2, 'tool', 'knee tool output', 'complete', :now), "
+        "('c2', 1, 'user', 'other knee', 'complete', :now)",
+        "INSERT INTO user_facts (id, user_id, text, normalized, source, created_at, updated_at) "
+        "VALUES ('f1', 'u1', 'Knee surgery in 2019', 'knee surgery in 2019', 'manual', :now, :now)",
+    ]
+    with st.engine.begin() as conn:
+        for statement in rows:
+            conn.execute(text(statement), {"now": now})
     migrate(command.upgrade, "head")
     url = st.url
     st.dispose()

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from coachcli.coaching.search_text import Counted, QueryTerm, TermMatcher, combine, query_terms
+from coachcli.coaching.search_text import Counted, QueryTerm, TermMatcher, query_terms
 from coachcli.errors import UsageError
 from coachcli.store import search_sql
 from coachcli.store.models import User
@@ -30,9 +30,14 @@ MAX_CONTEXT = 10
 
 K1 = 1.2  # the usual BM25 constants
 B = 0.75
-CONTEXT_WEIGHT = 0.5  # a neighbour's match counts half as much as the message's own
-CANDIDATES = 100  # messages taken from the index before re-ranking (more when the limit is larger)
-WINDOW = 2  # neighbours fetched on each side to score context (tool turns in between are skipped)
+# Each message is scored as one field of a two-field document (BM25F): its own words, plus the
+# words of the turns around it at a lower weight, 0.5 for the next turn each side, 0.25 for the
+# one after. A short reply ("Yes, Monday!") is found through the question it answers.
+CONTEXT_WEIGHT = 0.5
+CONTEXT_TURNS = 2
+CONTEXT_DECAY = 0.5
+CANDIDATES = 50  # messages taken from the index before re-ranking (more when the limit is larger)
+WINDOW = CONTEXT_TURNS + 1  # positions fetched around each candidate: its neighbours need theirs
 
 
 @dataclass(frozen=True)
@@ -152,13 +157,20 @@ def _message_hits(
     threads = _neighbourhoods(session, matched, WINDOW)
     docs = {row.id: scorer.matcher.count(row.content) for thread in threads.values() for row in thread}
     scorer.set_average(length for _, length in docs.values())
-    own = {message_id: scorer.score(doc) for message_id, doc in docs.items()}
     hits: list[Hit] = []
     for thread in threads.values():
         for i, row in enumerate(thread):
-            around = [docs[n.id] for n in thread[max(i - 1, 0) : i + 2] if n.id != row.id]
-            neighbour = scorer.score(combine(around), scorer.average_length * max(len(around), 1))
-            score = own[row.id] + CONTEXT_WEIGHT * neighbour
+            frequencies, length = docs[row.id]
+            frequencies, weight = list(frequencies), 1.0
+            for distance in range(1, CONTEXT_TURNS + 1):
+                w = CONTEXT_WEIGHT * CONTEXT_DECAY ** (distance - 1)
+                for j in (i - distance, i + distance):
+                    if 0 <= j < len(thread):
+                        f, n = docs[thread[j].id]
+                        frequencies = [a + w * b for a, b in zip(frequencies, f, strict=True)]
+                        length += w * n
+                        weight += w
+            score = scorer.score((frequencies, length), scorer.average_length * weight)
             if score <= 0 or not row.content.strip():
                 continue
             source = "coaching" if row.conversation_type == "coaching" else "task"

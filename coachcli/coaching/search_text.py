@@ -95,14 +95,6 @@ class TermMatcher:
         return frequencies, len(found)
 
 
-def combine(docs: list[Counted]) -> Counted:
-    """Several texts counted as one (a message's neighbours)."""
-    if not docs:
-        return [], 0
-    frequencies = [sum(values) for values in zip(*(d[0] for d in docs), strict=True)]
-    return frequencies, sum(d[1] for d in docs)
-
-
 def query_terms(query: str) -> list[QueryTerm]:
     """The distinct searchable words of a query, in order (at most MAX_TERMS)."""
     terms: list[QueryTerm] = []

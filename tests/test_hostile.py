@@ -316,3 +316,34 @@ def test_chat_reply_and_tool_notices_are_literal(coach: Any, model_env: Any) -> 
     assert "Noted [/x]" in run.stdout and "␛" in run.stdout
     assert "[strava]" in run.stderr
     assert coach("facts", "list", "--json").json()[0]["text"] == fact
+
+
+def test_terminal_rendering_never_writes_stored_control_sequences() -> None:
+    """On a terminal too: Markdown, panels, tables and live displays show stored ESC as a symbol
+    (Rich's own styling codes are the only escapes written)."""
+    import io
+
+    from rich.live import Live
+    from rich.markdown import Markdown
+    from rich.panel import Panel
+    from rich.table import Table
+
+    from coachcli.cli.output import SafeConsole, styled
+
+    hostile = "clear \x1b[2J title \x1b]0;pwned\x07 csi \x9b31m [/x]"
+    buffer = io.StringIO()
+    console = SafeConsole(file=buffer, force_terminal=True, width=70)
+    table = Table()
+    table.add_row(hostile)
+    for renderable in (
+        Markdown(f"# {hostile}\n\n{hostile}"),
+        Panel(styled(hostile), title=styled(hostile)),
+        table,
+    ):
+        console.print(renderable)
+    console.print(hostile, style="bold")
+    with Live(Markdown(hostile), console=console, auto_refresh=False) as live:
+        live.refresh()
+    written = buffer.getvalue()
+    assert "\x1b[2J" not in written and "\x1b]0;" not in written and "\x9b" not in written
+    assert written.count("␛[2J") >= 6 and "[/x]" in written

@@ -17,6 +17,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, RenderHook
+from rich.segment import Segment
 
 if TYPE_CHECKING:
     from rich.console import ConsoleOptions, RenderableType, RenderResult
@@ -65,24 +66,14 @@ def styled(*parts: str | tuple[str, str]) -> Text:
     return line
 
 
-class _Visible:
-    """Wraps a renderable so every piece of text it yields has its control characters shown."""
+class _WideInPipe:
+    """A table off a terminal is laid out as wide as it needs: one line per row, never wrapped."""
 
     def __init__(self, inner: RenderableType) -> None:
         self.inner = inner
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        from rich.segment import Segment
-        from rich.table import Table
-
-        if isinstance(self.inner, Table) and not console.is_terminal:
-            options = options.update(width=_PIPE_WIDTH)  # a pipe gets one line per row, never wrapped
-        for segment in console.render(self.inner, options):
-            text, style, control = segment
-            if control is None and _CONTROL.search(text):
-                yield Segment(visible(text), style)
-            else:
-                yield segment
+        yield from console.render(self.inner, options.update(width=_PIPE_WIDTH))
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         from rich.measure import Measurement
@@ -90,17 +81,29 @@ class _Visible:
         return Measurement.get(console, options, self.inner)
 
 
-class _ShowControls(RenderHook):
+class _TablesInPipe(RenderHook):
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
     def process_renderables(self, renderables: list[Any]) -> list[Any]:
-        return [_Visible(r) for r in renderables]
+        if self.console.is_terminal:
+            return renderables
+        from rich.table import Table
+
+        return [_WideInPipe(r) if isinstance(r, Table) else r for r in renderables]
 
 
 class SafeConsole(Console):
-    """A Console that prints strings literally and never wraps or crops off a terminal."""
+    """A Console that prints strings literally and never wraps or crops off a terminal.
+
+    Control characters are made visible twice over: in strings before Rich lays them out (so
+    widths are right), and in every segment just before it is written, which also covers
+    Markdown, tables, panels and live displays built from text that never was a string here.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(markup=False, emoji=False, highlight=False, **kwargs)
-        self.push_render_hook(_ShowControls())
+        self.push_render_hook(_TablesInPipe(self))
 
     def render_str(self, text: str, **kwargs: Any) -> Text:
         kwargs.update(markup=False, emoji=False)  # even when a caller asks for markup
@@ -110,6 +113,16 @@ class SafeConsole(Console):
         if soft_wrap is None:
             soft_wrap = not self.is_terminal  # a pipe gets whole lines: no wrapping, no cropping
         super().print(*objects, soft_wrap=soft_wrap, **kwargs)
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        """Rich's last step from segments to output text. A segment with `control` set is Rich's
+        own cursor movement (live displays) and passes unchanged."""
+        shown = (
+            Segment(visible(text), style) if control is None and _CONTROL.search(text) else segment
+            for segment in buffer
+            for text, style, control in (segment,)
+        )
+        return super()._render_buffer(shown)
 
 
 @cache

@@ -25,6 +25,7 @@ from coachcli.coaching.tools.base import ToolContext
 from coachcli.coaching.tools.registry import find_tool, schemas
 from coachcli.coaching.turn_events import QuietEvents, TurnEvents, TurnResult
 from coachcli.coaching.users import get_or_create_user
+from coachcli.coaching.usage import record_call
 from coachcli.errors import UsageError
 from coachcli.llm.client import StreamBroken
 from coachcli.llm.types import Completion, ReplyInterrupted, ToolCall
@@ -162,7 +163,14 @@ class _Turn:
         result.model = completion.model
         if completion.content:
             result.reply = completion.content
-        self.guard()
+        try:
+            self.guard()
+        except ConversationWasReset:
+            self.session.rollback()
+            self.record(completion)  # the call was paid for even though its reply is not kept
+            session.commit()
+            raise
+        self.record(completion)
         append_message(
             session,
             self.conversation_id,
@@ -188,7 +196,10 @@ class _Turn:
         except ConversationWasReset:
             self.session.rollback()
             return
+            self.record(partial)  # its cost is still the user's
+            self.session.commit()
         append_message(
+        self.record(partial)
             self.session,
             self.conversation_id,
             "assistant",
@@ -200,6 +211,11 @@ class _Turn:
         self.session.commit()
 
     def system_prompt(self) -> str:
+    def record(self, completion: Completion) -> None:
+        """The call in the usage ledger, in the transaction that saves its reply."""
+        kind = "checkin" if self.reply_fields.get("kind") == "checkin" else "chat"
+        record_call(self.session, self.user.id, kind, completion, conversation_id=self.conversation_id)
+
         session = self.session
         prompt = build_system_prompt(
             handle=self.user.handle,

@@ -20,6 +20,7 @@ from coachcli.coaching.dispatch import lifecycle
 from coachcli.coaching.dispatch.lifecycle import DispatchOutcome
 from coachcli.coaching.dispatch.liveness import Heartbeat
 from coachcli.coaching.facts import list_facts
+from coachcli.coaching.usage import dispatch_kind, record_call
 from coachcli.errors import CoachError
 from coachcli.llm.types import Completion, ReplyInterrupted
 from coachcli.store.models import Dispatch, User
@@ -235,6 +236,15 @@ def _run_claimed(
                 client_for(spec.model), spec, dispatch.task, facts, on_text=on_text
             )
         lifecycle.succeed(
+                if choice.usage is not None:
+                    record_call(
+                        session,
+                        user.id,
+                        "pick",
+                        choice.usage,
+                        conversation_id=dispatch.conversation_id,
+                        dispatch_id=dispatch.id,
+                    )
             session,
             user,
             dispatch,
@@ -244,6 +254,7 @@ def _run_claimed(
         )
         session.commit()
     except ReplyInterrupted as stop:
+        _record_run(session, dispatch, completion)
         _record_failure(session, dispatch, "interrupted by the user", stop.partial, status="interrupted")
         raise
     except KeyboardInterrupt:
@@ -270,6 +281,20 @@ def _record_failure(
         lifecycle.interrupt(session, dispatch, error)
     else:
         lifecycle.fail(session, dispatch, error)
+def _record_run(session: Session, dispatch: Dispatch, completion: Completion) -> None:
+    """The specialist's call in the usage ledger, with the dispatch's own transition."""
+    record_call(
+        session,
+        dispatch.user_id,
+        dispatch_kind(dispatch.agent),
+        completion,
+        conversation_id=dispatch.conversation_id,
+        dispatch_id=dispatch.id,
+        agent=dispatch.agent,
+    )
+
+
     session.commit()
     session.refresh(dispatch)  # the UPDATE skipped the identity map: callers must not see "running"
     return DispatchOutcome.of(dispatch)
+        _record_run(session, dispatch, partial)

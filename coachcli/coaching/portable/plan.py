@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from coachcli.coaching.portable import validation
-from coachcli.coaching.portable.reader import FileFormatError, records
+from coachcli.coaching.portable.reader import FileFormatError, Record, records
 from coachcli.errors import UsageError
 
 Row = dict[str, Any]
@@ -69,7 +69,7 @@ def read_plan(source: IO[bytes], name: str) -> Plan:
     return plan
 
 
-def _take(plan: Plan, record: Any, problems: validation.Problems) -> None:
+def _take(plan: Plan, record: Record, problems: validation.Problems) -> None:
     if record.kind == "top":
         plan.top[record.key] = record.value
         validation.check_top(record.key, record.value, problems)
@@ -91,12 +91,8 @@ def _take(plan: Plan, record: Any, problems: validation.Problems) -> None:
     elif record.kind == "goal_progress":
         plan.goal_progress[record.parent].append(item)
     else:
-        getattr(
-            plan,
-            {"fact": "facts", "goal": "goals", "agent": "agents", "dispatch": "dispatches"}.get(
-                record.kind, record.kind
-            ),
-        ).append(item)
+        lists = {"fact": plan.facts, "goal": plan.goals, "agent": plan.agents, "dispatch": plan.dispatches}
+        lists.get(record.kind, plan.progress).append(item)
 
 
 def _check_envelope(plan: Plan, problems: validation.Problems) -> None:

@@ -37,7 +37,7 @@ class Record:
     path: str  # where it is in the file, for error messages
     value: Any
     index: int  # position in its list (for "top": 0)
-    parent: int | None = None  # for messages, memories, goal_progress: the container's index
+    parent: int = -1  # for messages, memories, goal_progress: the index of their conversation or goal
     key: str = ""  # for "top": the key
 
 
@@ -114,7 +114,7 @@ class _Frame:
     kind: str = ""  # for records/children lists: the item kind; for containers: the container kind
     name: str = ""  # the list's key
     index: int = -1  # current item index inside a list
-    parent: int | None = None
+    parent: int = -1
     children: dict[str, str] | None = None
     header: dict[str, Any] | None = None
     key: str | None = None  # last map key read (root, container)
@@ -126,7 +126,7 @@ class _Walker:
     def __init__(self) -> None:
         self.stack: list[_Frame] = []
         self.builder: _Builder | None = None
-        self.target: tuple[str, str, int, int | None, str] | None = None  # what the builder builds
+        self.target: tuple[str, str, int, int, str] | None = None  # what the builder builds
         self.started = False
         self.finished = False
         self.top_keys: set[str] = set()
@@ -186,7 +186,7 @@ class _Walker:
             child = _Frame("children", frame.children[key], key, parent=outer.index)
             self._open_list(event, f"{outer.name}[{outer.index}].{key}", child)
         else:
-            self._start_value(event, value, ("field", key, 0, None, key))
+            self._start_value(event, value, ("field", key, 0, -1, key))
             if self.builder is not None:
                 return
             yield from self._built(value)
@@ -208,7 +208,7 @@ class _Walker:
         if self.builder is None:
             yield from self._built(value)
 
-    def _start_value(self, event: str, value: Any, target: tuple[str, str, int, int | None, str]) -> None:
+    def _start_value(self, event: str, value: Any, target: tuple[str, str, int, int, str]) -> None:
         self.target = target
         if event in _OPENING:
             self.builder = _Builder()

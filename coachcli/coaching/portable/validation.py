@@ -91,7 +91,8 @@ class Fields:
         if not self.ok:
             problems.add(path, f"{what} must be an object, not {_type_name(value)}")
 
-    def _bad(self, message: str) -> None:
+    def fail(self, message: str) -> None:
+        """Record a problem with this record (it will not be imported)."""
         self.ok = False
         self.problems.add(self.path, message)
 
@@ -101,19 +102,19 @@ class Fields:
         value = self.data.get(key)
         if value is None:
             if required and self.ok:
-                self._bad(f"{key} is missing")
+                self.fail(f"{key} is missing")
             return None
         if not isinstance(value, str):
-            self._bad(f"{key} must be a string, not {_type_name(value)}")
+            self.fail(f"{key} must be a string, not {_type_name(value)}")
             return None
         if _UNSAFE.search(value):
-            self._bad(f"{key} holds a NUL character or an unpaired surrogate (\\u0000, \\ud800...)")
+            self.fail(f"{key} holds a NUL character or an unpaired surrogate (\\u0000, \\ud800...)")
             return None
         if not empty and not value.strip():
-            self._bad(f"{key} is empty")
+            self.fail(f"{key} is empty")
             return None
         if limit is not None and len(value) > limit:
-            self._bad(f"{key} is at most {limit} characters; this one has {len(value)}")
+            self.fail(f"{key} is at most {limit} characters; this one has {len(value)}")
             return None
         return value
 
@@ -121,11 +122,11 @@ class Fields:
         value = self.data.get(key)
         if value is None:
             if default is None and self.ok:
-                self._bad(f"{key} is missing: one of {', '.join(choices)}")
+                self.fail(f"{key} is missing: one of {', '.join(choices)}")
             return default
         if not isinstance(value, str) or value not in choices:
             shown = _shown(value) if isinstance(value, str) else _type_name(value)
-            self._bad(f"{key} {shown} is not one of {', '.join(choices)}")
+            self.fail(f"{key} {shown} is not one of {', '.join(choices)}")
             return default
         return value
 
@@ -134,23 +135,27 @@ class Fields:
         if value is None:
             return None
         if not isinstance(value, str):
-            self._bad(f"{key} must be an ISO 8601 time string ({_TIME_EXAMPLE}), not {_type_name(value)}")
+            self.fail(f"{key} must be an ISO 8601 time string ({_TIME_EXAMPLE}), not {_type_name(value)}")
             return None
         parsed = parse_time(value)
         if parsed is None:
-            self._bad(f"{key} {_shown(value)} is not an ISO 8601 time ({_TIME_EXAMPLE})")
+            self.fail(f"{key} {_shown(value)} is not an ISO 8601 time ({_TIME_EXAMPLE})")
         return parsed
 
     def day(self, key: str) -> date | None:
         value = self.data.get(key)
         if value is None:
             return None
-        try:
-            return date.fromisoformat(value) if isinstance(value, str) else _raise()
-        except ValueError:
+        parsed: date | None = None
+        if isinstance(value, str):
+            try:
+                parsed = date.fromisoformat(value)
+            except ValueError:
+                parsed = None
+        if parsed is None:
             shown = _shown(value) if isinstance(value, str) else _type_name(value)
-            self._bad(f"{key} {shown} is not a date (YYYY-MM-DD)")
-            return None
+            self.fail(f"{key} {shown} is not a date (YYYY-MM-DD)")
+        return parsed
 
     def integer(self, key: str) -> int | None:
         value = self.data.get(key)
@@ -158,7 +163,7 @@ class Fields:
             return None
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             shown = value if isinstance(value, int) and not isinstance(value, bool) else _type_name(value)
-            self._bad(f"{key} must be a whole number ≥ 0, not {shown}")
+            self.fail(f"{key} must be a whole number ≥ 0, not {shown}")
             return None
         return value
 
@@ -167,7 +172,7 @@ class Fields:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
-            self._bad(f"{key} must be a number, not {_type_name(value)}")
+            self.fail(f"{key} must be a number, not {_type_name(value)}")
             return None
         return float(value)
 
@@ -179,7 +184,7 @@ class Fields:
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
         if not isinstance(value, str) or not value.strip() or len(value) > 36 or _UNSAFE.search(value):
-            self._bad(f"{key} must be a string of at most 36 characters")
+            self.fail(f"{key} must be a string of at most 36 characters")
             return None
         return value
 
@@ -188,13 +193,9 @@ class Fields:
         if value is None:
             return None
         if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-            self._bad(f"{key} must be a list of objects, not {_type_name(value)}")
+            self.fail(f"{key} must be a list of objects, not {_type_name(value)}")
             return None
         return value
-
-
-def _raise() -> date:
-    raise ValueError
 
 
 def check_top(key: str, value: Any, problems: Problems) -> None:
@@ -272,7 +273,7 @@ def agent(value: Any, path: str, problems: Problems) -> dict[str, Any] | None:
         try:
             validate_name(name)
         except UsageError as exc:
-            f._bad(exc.message)
+            f.fail(exc.message)
     display = f.text("display_name", limit=80) or (name or "").replace("-", " ").title()
     row = {
         "name": name,
@@ -298,7 +299,7 @@ def conversation(value: Any, path: str, problems: Problems) -> dict[str, Any] | 
         "updated_at": f.time("updated_at"),
     }
     if kind == "coaching" and row["parent_id"] is not None:
-        f._bad("a coaching conversation has no parent_id (only task threads do)")
+        f.fail("a coaching conversation has no parent_id (only task threads do)")
     return row if f.ok else None
 
 
@@ -306,10 +307,10 @@ def message(value: Any, path: str, problems: Problems) -> dict[str, Any] | None:
     f = Fields(value, path, problems, "a message")
     role = f.data.get("role")
     if f.ok and role is None:
-        f._bad(f"role is missing: one of {', '.join(ROLES)}")
+        f.fail(f"role is missing: one of {', '.join(ROLES)}")
     elif f.ok and role not in ROLES:
         shown = _shown(role) if isinstance(role, str) else _type_name(role)
-        f._bad(f"role {shown} is not one of {', '.join(ROLES)}")
+        f.fail(f"role {shown} is not one of {', '.join(ROLES)}")
     content = f.text("content", required=True, empty=role in ("assistant", "tool"))
     row = {
         "id": f.ident("id"),

@@ -221,13 +221,6 @@ def print_columns(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None
         console.file.flush()
 
 
-def print_lines(lines: Iterable[Text | str]) -> None:
-    """Several records, one per line, on stdout."""
-    console = out()
-    for item in lines:
-        console.print(item)
-
-
 def _wrap(text: str, width: int) -> list[str]:
     """Word-wrap to `width` terminal cells (a word longer than that is cut)."""
     from rich.cells import cell_len, chop_cells

@@ -89,7 +89,7 @@ def test_checkin_flow_schedule_and_unread(coach, model_env, store) -> None:
     assert quiet.exit_code == 0 and quiet.stdout == "" and quiet.stderr == ""
     skipped = ok(coach("checkin", "--if-due", "--json"))
     assert skipped["skipped"] is True
-    assert skipped["next_due"] == (row.started_at + timedelta(days=1)).isoformat()
+    assert skipped["next_due"] == (row.started_at + timedelta(hours=23)).isoformat()  # 1d less 1h grace
     assert len(model_env.requests) == calls
 
     # The person answers: nothing unread any more.
@@ -99,7 +99,7 @@ def test_checkin_flow_schedule_and_unread(coach, model_env, store) -> None:
 
     # A day later it is due; the new check-in sees only the progress since the last one.
     assert coach("log", "Ran 8 km").exit_code == 0
-    backdate_checkins(store, timedelta(days=1, minutes=1))
+    backdate_checkins(store, timedelta(hours=23, minutes=1))  # a daily timer a little early still runs
     model_env.queue(text("8 km! How do the legs feel?"))
     assert ok(coach("checkin", "--if-due", "--json"))["skipped"] is False
     system = model_env.requests[-1]["messages"][0]["content"]

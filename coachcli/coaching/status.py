@@ -102,9 +102,17 @@ class Schedule:
         return self.next_due is None or now >= self.next_due
 
 
+MAX_GRACE = timedelta(hours=1)
+
+
 def checkin_schedule(session: Session, handle: str, every: timedelta) -> Schedule:
-    """Claims that count: finished check-ins, and running ones (a live or a crashed run waits one
+    """When the next check-in is due: `every` after the last claim, less a grace of a tenth of it
+    (at most an hour), so a daily timer that fires a few seconds early never skips a day.
+
+    Claims that count: finished check-ins, and running ones (a live or a crashed run waits one
     interval, never a storm of retries). Failed ones do not hold back the next."""
     query = text(_LAST_CLAIM).columns(last=UTCDateTime)
     last = session.execute(query, {"handle": handle}).scalar()
-    return Schedule(last_claimed_at=last, next_due=last + every if last is not None else None)
+    if last is None:
+        return Schedule(last_claimed_at=None, next_due=None)
+    return Schedule(last_claimed_at=last, next_due=last + every - min(every / 10, MAX_GRACE))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -16,8 +17,11 @@ from coachcli.cli.state import state
 from coachcli.errors import CoachError
 
 if TYPE_CHECKING:  # the dispatch services load when a command runs, not for --help
+    from sqlmodel import Session
+
     from coachcli.coaching.dispatch.lifecycle import DispatchOutcome
-    from coachcli.coaching.dispatch.run import Pick
+    from coachcli.coaching.dispatch.run import ClientFactory, Pick, TextCallback
+    from coachcli.store.models import User
 
 
 @contextmanager
@@ -78,6 +82,47 @@ def _stream(piece: str) -> None:
     sys.stdout.flush()
 
 
+@dataclass
+class DispatchRun:
+    """What a dispatch-running command's body gets from `run_dispatch_command`."""
+
+    session: Session
+    user: User
+    client_for: ClientFactory
+    on_text: TextCallback | None  # set with --stream (and not --json): the result is streamed
+
+    def working(self, label: str) -> AbstractContextManager[None]:
+        """The spinner while the model works (none when the result streams)."""
+        return nullcontext() if self.on_text else working(label)
+
+
+def run_dispatch_command(
+    ctx: typer.Context,
+    run: Callable[[DispatchRun], DispatchOutcome],
+    *,
+    model: str | None,
+    api_base: str | None,
+    json_out: bool,
+    stream: bool = False,
+) -> None:
+    """The shared body of `dispatch`, `dispatches approve|retry` and `review`: settings, a writing
+    session, the run, then the result (Markdown and a panel, or the JSON document, also on failure)."""
+    app = state(ctx)
+    on_text = _stream if stream and not json_out else None
+    with json_failures(json_out):
+        settings = app.settings(model=model, api_base=api_base)
+        with writing(app) as (session, user):
+            outcome = run(DispatchRun(session, user, client_factory(settings), on_text))
+    if on_text is not None:
+        sys.stdout.write("\n")
+    if json_out:
+        from coachcli.cli.shapes import dispatch_json
+
+        emit_json(dispatch_json(outcome))
+        return
+    render_outcome(outcome, streamed=on_text is not None)
+
+
 def dispatch_cmd(
     ctx: typer.Context,
     task: Annotated[str, typer.Argument(help="What the specialist should do.", show_default=False)],
@@ -90,27 +135,16 @@ def dispatch_cmd(
     json_out: JsonOpt = False,
 ) -> None:
     """Run a specialist on TASK now; the result is saved as a task thread."""
-    from coachcli.coaching.dispatch.run import dispatch_now
 
-    app = state(ctx)
-    on_text = _stream if stream and not json_out else None
-    with json_failures(json_out):
-        settings = app.settings(model=model, api_base=api_base)
-        client_for = client_factory(settings)
-        with writing(app) as (session, user):
-            label = f"{agent or 'choosing a specialist'} is working"
-            with nullcontext() if on_text else working(label):
-                outcome = dispatch_now(
-                    session, user, task, client_for, agent=agent, on_pick=_announce_pick, on_text=on_text
-                )
-    if on_text is not None:
-        sys.stdout.write("\n")
-    if json_out:
-        from coachcli.cli.shapes import dispatch_json
+    def run(r: DispatchRun) -> DispatchOutcome:
+        from coachcli.coaching.dispatch.run import dispatch_now
 
-        emit_json(dispatch_json(outcome))
-        return
-    render_outcome(outcome, streamed=on_text is not None)
+        with r.working(f"{agent or 'choosing a specialist'} is working"):
+            return dispatch_now(
+                r.session, r.user, task, r.client_for, agent=agent, on_pick=_announce_pick, on_text=r.on_text
+            )
+
+    run_dispatch_command(ctx, run, model=model, api_base=api_base, json_out=json_out, stream=stream)
 
 
 def register(app: typer.Typer) -> None:

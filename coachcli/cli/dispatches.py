@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from coachcli.cli.common import ApiBaseOpt, JsonOpt, ModelOpt, client_factory, writing
-from coachcli.cli.dispatch import json_failures, render_outcome
+from coachcli.cli.common import ApiBaseOpt, JsonOpt, ModelOpt, writing
+from coachcli.cli.dispatch import DispatchRun, run_dispatch_command
 from coachcli.cli.output import emit_json, out, short_id, styled, when
-from coachcli.cli.progress import working
 from coachcli.cli.state import state
+
+if TYPE_CHECKING:
+    from coachcli.coaching.dispatch.lifecycle import DispatchOutcome
 
 dispatches_app = typer.Typer(help="Dispatches: tasks for specialists, proposed by the coach or run by you.")
 
@@ -55,24 +57,16 @@ def list_cmd(
 def _run(
     ctx: typer.Context, dispatch_id: str, action: str, model: str | None, api_base: str | None, json_out: bool
 ) -> None:
-    from coachcli.coaching.dispatch.lifecycle import find_dispatch
-    from coachcli.coaching.dispatch.run import approve_and_run, retry_and_run
+    def run(r: DispatchRun) -> DispatchOutcome:
+        from coachcli.coaching.dispatch.lifecycle import find_dispatch
+        from coachcli.coaching.dispatch.run import approve_and_run, retry_and_run
 
-    run = approve_and_run if action == "approve" else retry_and_run
-    app = state(ctx)
-    with json_failures(json_out):
-        settings = app.settings(model=model, api_base=api_base)
-        client_for = client_factory(settings)
-        with writing(app) as (session, user):
-            dispatch = find_dispatch(session, user, dispatch_id)
-            with working(f"{dispatch.agent} is working"):
-                outcome = run(session, user, dispatch, client_for)
-    if json_out:
-        from coachcli.cli.shapes import dispatch_json
+        dispatch = find_dispatch(r.session, r.user, dispatch_id)
+        decide = approve_and_run if action == "approve" else retry_and_run
+        with r.working(f"{dispatch.agent} is working"):
+            return decide(r.session, r.user, dispatch, r.client_for)
 
-        emit_json(dispatch_json(outcome))
-        return
-    render_outcome(outcome)
+    run_dispatch_command(ctx, run, model=model, api_base=api_base, json_out=json_out)
 
 
 def _runner(action: str, doc: str) -> Callable[..., None]:

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-from contextlib import nullcontext
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from coachcli.cli.common import ApiBaseOpt, JsonOpt, ModelOpt
-from coachcli.cli.state import state
 
-
-def _stream(piece: str) -> None:
-    from coachcli.cli.output import write_text
-
-    write_text(piece)
-    sys.stdout.flush()
+if TYPE_CHECKING:
+    from coachcli.coaching.dispatch.lifecycle import DispatchOutcome
 
 
 def review_cmd(
@@ -30,30 +23,16 @@ def review_cmd(
     """A review of the last DAYS against your goals: what moved, what stalled, what to change.
 
     It runs as a dispatch to the Reviewer; the result is a task thread (coach tasks list)."""
-    from coachcli.cli.common import client_factory, writing
-    from coachcli.cli.dispatch import json_failures, render_outcome
-    from coachcli.cli.output import emit_json
-    from coachcli.cli.progress import working
+    from coachcli.cli.dispatch import DispatchRun, run_dispatch_command
     from coachcli.coaching.review import period_of, run_review
 
     period_of(days)  # a bad --days is refused before anything opens
-    app = state(ctx)
-    on_text = _stream if stream and not json_out else None
-    with json_failures(json_out):
-        settings = app.settings(model=model, api_base=api_base)
-        with (
-            writing(app) as (session, user),
-            nullcontext() if on_text else working("the Reviewer is working"),
-        ):
-            outcome = run_review(session, user, client_factory(settings), days=days, on_text=on_text)
-    if on_text is not None:
-        sys.stdout.write("\n")
-    if json_out:
-        from coachcli.cli.shapes import dispatch_json
 
-        emit_json(dispatch_json(outcome))
-        return
-    render_outcome(outcome, streamed=on_text is not None)
+    def run(r: DispatchRun) -> DispatchOutcome:
+        with r.working("the Reviewer is working"):
+            return run_review(r.session, r.user, r.client_for, days=days, on_text=r.on_text)
+
+    run_dispatch_command(ctx, run, model=model, api_base=api_base, json_out=json_out, stream=stream)
 
 
 def register(app: typer.Typer) -> None:

@@ -147,13 +147,9 @@ def approve_and_run(
 ) -> DispatchOutcome:
     """A person approves a proposed dispatch (maybe with an edited task): exactly one approver wins
     and runs it. An agent that no longer exists is refused before anything changes."""
-    get_agent(session, dispatch.agent)
-    try:
-        lifecycle.approve(session, dispatch, task)
-    except CoachError:
-        session.rollback()
-        raise
-    return resolve_approved_dispatch(session, user, dispatch, client_for, on_text=on_text)
+    return _decide_then_run(
+        session, user, dispatch, client_for, lambda: lifecycle.approve(session, dispatch, task), on_text
+    )
 
 
 def retry_and_run(
@@ -165,9 +161,23 @@ def retry_and_run(
     on_text: TextCallback | None = None,
 ) -> DispatchOutcome:
     """A failed or interrupted dispatch runs again (its agent must still exist)."""
+    return _decide_then_run(
+        session, user, dispatch, client_for, lambda: lifecycle.retry(session, dispatch), on_text
+    )
+
+
+def _decide_then_run(
+    session: Session,
+    user: User,
+    dispatch: Dispatch,
+    client_for: ClientFactory,
+    decide: Callable[[], Dispatch],
+    on_text: TextCallback | None,
+) -> DispatchOutcome:
+    """The person's transition (to approved) and the claim commit together: never left approved."""
     get_agent(session, dispatch.agent)
     try:
-        lifecycle.retry(session, dispatch)
+        decide()
     except CoachError:
         session.rollback()
         raise
@@ -226,16 +236,6 @@ def _run_claimed(
                     raise wrapped from exc
                 usage = choice.usage
                 lifecycle.assign(session, dispatch, choice.agent)
-                session.commit()
-                if on_pick:
-                    on_pick(choice)
-            spec = get_agent(session, dispatch.agent)
-            facts = [fact.text for fact in list_facts(session, user)]
-            session.commit()
-            completion = execute_specialist_agent(
-                client_for(spec.model), spec, dispatch.task, facts, on_text=on_text
-            )
-        lifecycle.succeed(
                 if choice.usage is not None:
                     record_call(
                         session,
@@ -245,6 +245,17 @@ def _run_claimed(
                         conversation_id=dispatch.conversation_id,
                         dispatch_id=dispatch.id,
                     )
+                session.commit()
+                if on_pick:
+                    on_pick(choice)
+            spec = get_agent(session, dispatch.agent)
+            facts = [fact.text for fact in list_facts(session, user)]
+            session.commit()
+            completion = execute_specialist_agent(
+                client_for(spec.model), spec, dispatch.task, facts, on_text=on_text
+            )
+        _record_run(session, dispatch, completion)
+        lifecycle.succeed(
             session,
             user,
             dispatch,
@@ -254,7 +265,6 @@ def _run_claimed(
         )
         session.commit()
     except ReplyInterrupted as stop:
-        _record_run(session, dispatch, completion)
         _record_failure(session, dispatch, "interrupted by the user", stop.partial, status="interrupted")
         raise
     except KeyboardInterrupt:
@@ -271,16 +281,6 @@ def _run_claimed(
     return DispatchOutcome.of(dispatch)
 
 
-def _record_failure(
-    session: Session, dispatch: Dispatch, error: str, partial: Completion | None, *, status: str = "failed"
-) -> DispatchOutcome:
-    session.rollback()
-    if partial is not None and partial.content:
-        error = f"{error} (partial result kept: {partial.content[:1500]})"
-    if status == "interrupted":
-        lifecycle.interrupt(session, dispatch, error)
-    else:
-        lifecycle.fail(session, dispatch, error)
 def _record_run(session: Session, dispatch: Dispatch, completion: Completion) -> None:
     """The specialist's call in the usage ledger, with the dispatch's own transition."""
     record_call(
@@ -294,7 +294,17 @@ def _record_run(session: Session, dispatch: Dispatch, completion: Completion) ->
     )
 
 
+def _record_failure(
+    session: Session, dispatch: Dispatch, error: str, partial: Completion | None, *, status: str = "failed"
+) -> DispatchOutcome:
+    session.rollback()
+    if partial is not None and partial.content:
+        error = f"{error} (partial result kept: {partial.content[:1500]})"
+        _record_run(session, dispatch, partial)
+    if status == "interrupted":
+        lifecycle.interrupt(session, dispatch, error)
+    else:
+        lifecycle.fail(session, dispatch, error)
     session.commit()
     session.refresh(dispatch)  # the UPDATE skipped the identity map: callers must not see "running"
     return DispatchOutcome.of(dispatch)
-        _record_run(session, dispatch, partial)

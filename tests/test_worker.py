@@ -274,6 +274,30 @@ def test_a_slow_call_does_not_hold_up_another(worker_on: Path, model_env: Script
     assert results == ["slow answer"]
 
 
+def test_ctrl_c_mid_reply_keeps_the_partial_and_the_worker_serves_on(
+    worker_on: Path, model_env: ScriptedServer
+) -> None:
+    """Ctrl-C while the worker streams: the partial comes back as ReplyInterrupted (as in-process),
+    the connection closes (the worker abandons the call) and the next call is served."""
+    from coachcli.config import resolve
+    from coachcli.llm.client import LLMClient
+    from coachcli.llm.types import ReplyInterrupted
+
+    def press_ctrl_c(piece: str) -> None:
+        raise KeyboardInterrupt
+
+    client = LLMClient.from_settings(resolve())
+    full = "one two three four five six seven eight"
+    model_env.queue(text(full, chunks=8, chunk_delay=0.2))
+    with pytest.raises(ReplyInterrupted) as stopped:
+        client.complete([{"role": "user", "content": "hi"}], on_text=press_ctrl_c)
+    shown = stopped.value.partial.content
+    assert shown and full.startswith(shown) and shown != full  # the first piece, as it was shown
+    assert stopped.value.partial.finish_reason == "interrupted"
+    assert client.complete([{"role": "user", "content": "again"}]).content == "ok"
+    assert len(model_env.requests) == 2
+
+
 @pytest.mark.sqlite_only
 def test_stop_during_a_call_lets_the_call_finish(
     coach: Any, worker_on: Path, model_env: ScriptedServer

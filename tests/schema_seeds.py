@@ -343,6 +343,37 @@ ROWS: dict[str, dict[str, list[Row]]] = {
             },
         ],
     },
+    "0005_usage_ledger": {
+        # The usage ledger: a chat call with a price, a pick whose price is unknown.
+        "model_calls": [
+            {
+                "id": 1,
+                "user_id": ALICE,
+                "kind": "chat",
+                "model": "openai/gpt-4o-mini",
+                "agent": None,
+                "conversation_id": COACH_A,
+                "dispatch_id": None,
+                "input_tokens": 1200,
+                "output_tokens": 80,
+                "cost_usd": 0.000228,
+                "created_at": T0,
+            },
+            {
+                "id": 2,
+                "user_id": ALICE,
+                "kind": "pick",
+                "model": "ollama/llama3",
+                "agent": None,
+                "conversation_id": COACH_A,
+                "dispatch_id": "d0000000-0000-4000-8000-000000000001",
+                "input_tokens": 300,
+                "output_tokens": 2,
+                "cost_usd": None,
+                "created_at": T0,
+            },
+        ],
+    },
 }
 
 

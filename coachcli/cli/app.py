@@ -34,6 +34,7 @@ COMMANDS = {
     "checkin": "checkin",
     "review": "review",
     "status": "status",
+    "usage": "usage",
     "export": "export",
     "import": "import_cmd",
     "config": "config_cmd",

@@ -29,7 +29,11 @@ def run_turn(app: AppState, text: str, events: TurnEvents) -> TurnResult:
             events=events,
             context_tokens=settings.context_tokens,
         )
-        return turn.run(text)
+        result = turn.run(text)
+    from coachcli.cli.usage import warn_over_budget
+
+    warn_over_budget(app)  # one dim line a day past 80% of monthly_budget_usd
+    return result
 
 
 def report_unsaved(result: TurnResult) -> None:

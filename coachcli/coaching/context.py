@@ -16,6 +16,7 @@ from coachcli.coaching.memories import get_summary, set_summary
 from coachcli.coaching.messages import list_messages
 from coachcli.coaching.prompts import SUMMARY_PROMPT
 from coachcli.coaching.tools.registry import schemas
+from coachcli.coaching.usage import record_call
 from coachcli.errors import CoachError
 from coachcli.llm.client import LLMClient
 from coachcli.store.models import Message, User
@@ -174,4 +175,5 @@ def fold(
         reply = client.complete(request, max_tokens=words * 2)
         text = " ".join(reply.content.split())[: words * 8] or previous
         set_summary(session, user, conversation_id, text, messages[index - 1].position)
+        record_call(session, user.id, "summary", reply, conversation_id=conversation_id)
         session.commit()

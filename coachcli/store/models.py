@@ -53,6 +53,7 @@ MESSAGE_KINDS = ("checkin",)  # NULL: an ordinary message
 GOAL_STATUSES = ("active", "done", "dropped")
 PROGRESS_SOURCES = ("manual", "coach")
 CHECKIN_STATUSES = ("running", "done", "failed")
+MODEL_CALL_KINDS = ("chat", "checkin", "summary", "pick", "dispatch", "review")
 
 
 ONE_COACHING = text("type = 'coaching'")  # the partial unique index's condition
@@ -78,6 +79,8 @@ class User(SQLModel, table=True):
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     handle: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     created_at: datetime = _created()
+    # The day `coach chat` last warned that the month's model cost passed 80% of the budget.
+    budget_warned_on: date | None = Field(default=None, sa_column=Column(Date, nullable=True))
 
 
 class Conversation(SQLModel, table=True):
@@ -342,3 +345,40 @@ class Checkin(SQLModel, table=True):
     )
     started_at: datetime = _created()
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+
+
+class ModelCall(SQLModel, table=True):
+    """One model call and what it cost, never its content: the ledger `coach usage` sums.
+
+    Billing history: `coach reset` keeps it (the coaching conversation stays, so the link does too);
+    a deleted conversation or dispatch only clears the link (SET NULL)."""
+
+    __tablename__ = "model_calls"
+    __table_args__ = (
+        CheckConstraint(_in("kind", MODEL_CALL_KINDS), name="kind"),
+        Index("ix_model_calls_user_created", "user_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))
+    user_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    )
+    kind: str = Field(sa_column=Column(String(16), nullable=False))
+    model: str = Field(sa_column=Column(String(200), nullable=False))
+    agent: str | None = Field(default=None, sa_column=Column(String(40), nullable=True))
+    conversation_id: str | None = Field(
+        default=None,
+        sa_column=Column(
+            String(36), ForeignKey("conversations.id", ondelete="SET NULL"), nullable=True, index=True
+        ),
+    )
+    dispatch_id: str | None = Field(
+        default=None,
+        sa_column=Column(
+            String(36), ForeignKey("dispatches.id", ondelete="SET NULL"), nullable=True, index=True
+        ),
+    )
+    input_tokens: int = Field(default=0, nullable=False)
+    output_tokens: int = Field(default=0, nullable=False)
+    cost_usd: float | None = None  # None: the price of this model is unknown
+    created_at: datetime = _created()

@@ -1,0 +1,212 @@
+"""The usage ledger: one row per model call (what it cost, never what it said), summed for
+`coach usage` and the monthly budget.
+
+Every place that calls a model records its call with `record_call`, in the transaction that saves
+the call's result, so a result is never stored without its cost (nor a cost twice).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import CursorResult
+from sqlmodel import Session, col, or_
+
+from coachcli.llm.types import Completion
+from coachcli.store.models import ModelCall, User
+
+GROUPINGS = ("day", "week", "model", "agent", "kind")
+BUDGET_WARN_SHARE = 0.8
+REVIEW_AGENT = "reviewer"  # coaching/review.py's REVIEWER; named here so dispatch runs need not import it
+
+
+def dispatch_kind(agent: str) -> str:
+    """A dispatch to the built-in reviewer is a review; every other one a dispatch."""
+    return "review" if agent == REVIEW_AGENT else "dispatch"
+
+
+def record_call(
+    session: Session,
+    user_id: str,
+    kind: str,
+    completion: Completion,
+    *,
+    conversation_id: str | None = None,
+    dispatch_id: str | None = None,
+    agent: str | None = None,
+) -> None:
+    """Add one call to the caller's transaction. Unknown token counts are 0; an unknown price
+    stays unknown (None), so a total is never shown as cheaper than it was."""
+    session.add(
+        ModelCall(
+            user_id=user_id,
+            kind=kind,
+            model=completion.model or "unknown",
+            agent=agent,
+            conversation_id=conversation_id,
+            dispatch_id=dispatch_id,
+            input_tokens=completion.input_tokens or 0,
+            output_tokens=completion.output_tokens or 0,
+            cost_usd=completion.cost_usd,
+        )
+    )
+
+
+@dataclass
+class UsageRow:
+    key: str | None
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float | None  # None when the price of any call in the group is unknown
+
+    def plus(self, other: UsageRow) -> UsageRow:
+        cost = None if self.cost_usd is None or other.cost_usd is None else self.cost_usd + other.cost_usd
+        return UsageRow(
+            self.key,
+            self.requests + other.requests,
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            cost,
+        )
+
+
+def _day(session: Session) -> Any:
+    """The UTC day of a call as 'YYYY-MM-DD', in the database's own SQL."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.substr(col(ModelCall.created_at), 1, 10)  # stored as 'YYYY-MM-DD HH:MM:SS…' UTC
+    return func.to_char(func.timezone("UTC", col(ModelCall.created_at)), "YYYY-MM-DD")
+
+
+def iso_week(day: str) -> str:
+    year, week, _ = date.fromisoformat(day).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def usage_report(
+    session: Session,
+    handle: str,
+    *,
+    by: str = "day",
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[UsageRow]:
+    """The user's calls in [since, until), one grouped query; weeks are folded from days here,
+    the same on every database. Days and models sort ascending, the rest by cost."""
+    if by not in GROUPINGS:
+        raise ValueError(f"unknown grouping {by!r}")
+    key = _day(session) if by in ("day", "week") else getattr(ModelCall, by)
+    query = (
+        select(
+            key.label("key"),
+            func.count(),
+            func.coalesce(func.sum(ModelCall.input_tokens), 0),
+            func.coalesce(func.sum(ModelCall.output_tokens), 0),
+            func.sum(ModelCall.cost_usd),
+            func.count() - func.count(col(ModelCall.cost_usd)),  # calls with no known price
+        )
+        .join(User, col(User.id) == col(ModelCall.user_id))
+        .where(col(User.handle) == handle)
+        .group_by(key)
+        .order_by(key)
+    )
+    if since is not None:
+        query = query.where(col(ModelCall.created_at) >= since)
+    if until is not None:
+        query = query.where(col(ModelCall.created_at) < until)
+    rows: list[UsageRow] = []
+    for k, requests, tokens_in, tokens_out, cost, unpriced in session.execute(query):
+        rows.append(
+            UsageRow(
+                k, int(requests), int(tokens_in), int(tokens_out), None if unpriced else float(cost or 0)
+            )
+        )
+    if by == "week":
+        weeks: dict[str, UsageRow] = {}
+        for row in rows:
+            week = iso_week(str(row.key))
+            weeks[week] = weeks[week].plus(row) if week in weeks else UsageRow(week, 0, 0, 0, 0.0).plus(row)
+        rows = list(weeks.values())
+    return rows
+
+
+def total(rows: list[UsageRow]) -> UsageRow:
+    result = UsageRow("total", 0, 0, 0, 0.0)
+    for row in rows:
+        result = result.plus(row)
+    return result
+
+
+def month_start(now: datetime) -> datetime:
+    return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+@dataclass
+class MonthSpend:
+    cost_usd: float  # what is known
+    unpriced: int  # calls whose price is unknown (not in cost_usd)
+    budget_usd: float
+
+    @property
+    def share(self) -> float:
+        return self.cost_usd / self.budget_usd
+
+
+def month_spend(session: Session, handle: str, budget_usd: float, *, now: datetime) -> MonthSpend:
+    """This UTC month's known cost against the budget: one indexed sum."""
+    query = (
+        select(
+            func.coalesce(func.sum(ModelCall.cost_usd), 0.0),
+            func.count() - func.count(col(ModelCall.cost_usd)),
+        )
+        .select_from(ModelCall)
+        .join(User, col(User.id) == col(ModelCall.user_id))
+        .where(col(User.handle) == handle, col(ModelCall.created_at) >= month_start(now))
+    )
+    cost, unpriced = session.execute(query).one()
+    return MonthSpend(float(cost), int(unpriced), budget_usd)
+
+
+def budget_warning(session: Session, handle: str, budget_usd: float, *, now: datetime) -> MonthSpend | None:
+    """The month's spend when it passed 80% of the budget and nobody was warned today; marks the
+    day in the same transaction (one conditional UPDATE: racing processes warn once). The caller
+    commits."""
+    spend = month_spend(session, handle, budget_usd, now=now)
+    if spend.cost_usd < BUDGET_WARN_SHARE * budget_usd:
+        return None
+    today = now.astimezone(UTC).date()
+    marked = session.execute(
+        update(User)
+        .where(
+            col(User.handle) == handle,
+            or_(col(User.budget_warned_on).is_(None), col(User.budget_warned_on) != today),
+        )
+        .values(budget_warned_on=today)
+    )
+    return spend if cast(CursorResult[Any], marked).rowcount else None
+
+
+def parse_day_or_span(text: str, *, now: datetime, end: bool = False) -> datetime:
+    """`YYYY-MM-DD` (a UTC day; as an end, the whole day is included) or a span back from now
+    (`7d`, `4w`). Raises UsageError (exit 2) for anything else."""
+    import re
+
+    from coachcli.config import parse_duration
+    from coachcli.errors import UsageError
+
+    cleaned = text.strip()
+    bad = UsageError(f"{cleaned!r} is not a date: use YYYY-MM-DD (e.g. 2026-11-01) or a span like 7d or 4w.")
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", cleaned):
+        try:
+            day = date.fromisoformat(cleaned)
+        except ValueError:
+            raise bad from None
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        return start + timedelta(days=1) if end else start
+    try:
+        return now - parse_duration(cleaned)
+    except UsageError:
+        raise bad from None

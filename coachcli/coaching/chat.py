@@ -24,8 +24,8 @@ from coachcli.coaching.text import require_text
 from coachcli.coaching.tools.base import ToolContext
 from coachcli.coaching.tools.registry import find_tool, schemas
 from coachcli.coaching.turn_events import QuietEvents, TurnEvents, TurnResult
-from coachcli.coaching.users import get_or_create_user
 from coachcli.coaching.usage import record_call
+from coachcli.coaching.users import get_or_create_user
 from coachcli.errors import UsageError
 from coachcli.llm.client import StreamBroken
 from coachcli.llm.types import Completion, ReplyInterrupted, ToolCall
@@ -195,11 +195,11 @@ class _Turn:
             self.guard()
         except ConversationWasReset:
             self.session.rollback()
-            return
             self.record(partial)  # its cost is still the user's
             self.session.commit()
-        append_message(
+            return
         self.record(partial)
+        append_message(
             self.session,
             self.conversation_id,
             "assistant",
@@ -210,12 +210,12 @@ class _Turn:
         )
         self.session.commit()
 
-    def system_prompt(self) -> str:
     def record(self, completion: Completion) -> None:
         """The call in the usage ledger, in the transaction that saves its reply."""
         kind = "checkin" if self.reply_fields.get("kind") == "checkin" else "chat"
         record_call(self.session, self.user.id, kind, completion, conversation_id=self.conversation_id)
 
+    def system_prompt(self) -> str:
         session = self.session
         prompt = build_system_prompt(
             handle=self.user.handle,

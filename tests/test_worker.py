@@ -514,6 +514,17 @@ def test_idle_worker_exits_and_takes_its_socket_away(own_home: Path) -> None:
 
 
 @pytest.mark.sqlite_only
+def test_a_worker_whose_socket_was_removed_exits(own_home: Path) -> None:
+    """Its folder deleted (a temporary home cleaned up): nobody can reach it, so it does not linger."""
+    paths = worker_paths(own_home)
+    assert paths is not None
+    assert spawn.ensure_running(paths, idle_seconds=600)
+    [pid] = worker_pids(paths.socket)
+    paths.socket.unlink()
+    assert wait_gone(pid)
+
+
+@pytest.mark.sqlite_only
 def test_another_users_connection_is_refused(tmp_path: Path) -> None:
     """SO_PEERCRED: a peer whose uid is not the worker's gets a refusal and nothing else."""
     worker = Worker(tmp_path / "unused.sock", 60, uid=os.getuid() + 1)

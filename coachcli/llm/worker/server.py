@@ -74,7 +74,7 @@ class Worker:
             try:
                 conn, _ = self._listener.accept()
             except TimeoutError:
-                if self._idle_expired():
+                if self._idle_expired() or not self._reachable():
                     break
                 continue
             except OSError:  # the listener was closed by `stop`
@@ -97,6 +97,14 @@ class Worker:
     def _idle_expired(self) -> bool:
         with self._busy:
             return self._active == 0 and time.monotonic() - self._last_used >= self.idle_seconds
+
+    def _reachable(self) -> bool:
+        """Is our socket still at its path? (Its folder removed or the file replaced: nobody can
+        reach this worker any more, so it goes.)"""
+        try:
+            return os.stat(self.path).st_ino == self._inode
+        except OSError:
+            return False
 
     def stop(self) -> None:
         """Take the socket away now (only if it is still ours); calls in flight finish."""

@@ -1,9 +1,10 @@
 """Durable user facts: survive reset, never duplicated, never silently lost.
 
 A new fact merges into an existing one only when it is a true restatement: the same words in the
-same order once case, punctuation, spacing, contractions ("I'm", "doesn't") and a few words that
-carry no meaning ("a", "the", "is", a leading "I"/"my") are set aside. Any other difference
-(another person, a negation, a number, an object, a time) makes a new fact. A correction is
+same order once case, punctuation, spacing, contractions ("I'm", "doesn't"), a leading verb's
+person ("Prefers" / "I prefer") and a few words that carry no meaning ("a", "the", "is", the
+user's own "I"/"my") are set aside. Any other difference (another person, a negation, a number,
+an object, a time) makes a new fact. A correction is
 explicit (`replaces` / `coach facts edit`) and keeps the old fact as history: it gets
 `superseded_at` and a link to its successor. Prompts and listings use current facts only.
 """

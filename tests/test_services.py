@@ -257,7 +257,7 @@ def test_list_task_threads_scope_order_and_agent(store: Store) -> None:
         conv_svc.create_conversation(session, user, type="task", parent_id=threads[0].id, title="nested")
         session.add(Conversation(user_id=bob.id, type="task", parent_id=coaching.id, title="bob's"))
     with store.read_session() as session:
-        rows = conv_svc.list_task_threads(session, user.handle, coaching.id)
+        rows = conv_svc.list_task_threads(session, user, coaching.id)
         assert [r.title for r in rows] == ["t2", "t1", "t0"]
         assert [r.agent for r in rows] == [None, "researcher", None]
         assert rows[0].created_at == base + timedelta(hours=2)
@@ -265,8 +265,10 @@ def test_list_task_threads_scope_order_and_agent(store: Store) -> None:
             "t2"
         ]
         assert [r.title for r in conv_svc.list_task_threads(session, "bob", coaching.id)] == ["bob's"]
-        # Without a parent: the user's own coaching conversation (bob has none: nothing listed).
+        # Without a parent: the user's own coaching conversation (bob has none: nothing listed);
+        # a handle instead of the user is the same query (what `coach tasks list` runs).
         assert conv_svc.list_task_threads(session, user.handle) == rows
+        assert conv_svc.list_task_threads(session, user.handle, coaching.id) == rows
         assert conv_svc.list_task_threads(session, "bob") == []
         assert conv_svc.list_task_threads(session, "nobody") == []
 
@@ -525,7 +527,7 @@ def test_succeed_writes_the_task_thread_in_one_transaction(store: Store) -> None
         assert (done.input_tokens, done.output_tokens) == (11, 22)
         notes = list(session.execute(select(Memory).where(Memory.conversation_id == coaching.id)).scalars())
         assert len(notes) == 1 and thread_id[:8] in notes[0].content
-        rows = conv_svc.list_task_threads(session, user.handle, coaching.id)
+        rows = conv_svc.list_task_threads(session, user, coaching.id)
         assert [(r.id, r.agent) for r in rows] == [(thread_id, "planner")]
     with store.write() as session, pytest.raises(ConflictError):  # a second success is refused
         succeed(session)

@@ -194,7 +194,7 @@ class Repl:
         from coachcli.coaching.conversations import list_task_threads
 
         with reading(self.app) as (session, user):
-            rows = list_task_threads(session, user.handle, limit=10) if user else []
+            rows = list_task_threads(session, user, limit=10) if user else []
         if not rows:
             err().print("No task threads yet.")
         for row in rows:

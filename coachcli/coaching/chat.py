@@ -17,6 +17,7 @@ from coachcli.coaching.agents import list_agents
 from coachcli.coaching.context import Budget, TokenCounter, budget_for, fit_history
 from coachcli.coaching.conversations import get_or_create_coaching, list_task_threads
 from coachcli.coaching.facts import list_facts
+from coachcli.coaching.goals import goal_briefs
 from coachcli.coaching.memories import get_summary, list_notes
 from coachcli.coaching.messages import append_message, message_exists
 from coachcli.coaching.prompts import build_system_prompt
@@ -223,8 +224,9 @@ class _Turn:
             facts=list_facts(session, self.user),
             notes=list_notes(session, self.conversation_id, limit=30),
             summary=get_summary(session, self.conversation_id),
-            threads=list_task_threads(session, self.user.handle, self.conversation_id, limit=10),
+            threads=list_task_threads(session, self.user, self.conversation_id, limit=10),
             agents=list_agents(session),
+            goals=goal_briefs(session, self.user),
         )
         return f"{prompt}\n\n{self.instruction}" if self.instruction else prompt
 

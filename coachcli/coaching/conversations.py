@@ -91,16 +91,16 @@ _COACHING_OF_OWNER = "(SELECT id FROM conversations WHERE user_id = owner.id AND
 
 
 def list_task_threads(
-    session: Session, handle: str, parent_id: str | None = None, *, limit: int | None = None
+    session: Session, owner: User | str, parent_id: str | None = None, *, limit: int | None = None
 ) -> list[TaskThreadRow]:
-    """Task threads of that parent (default: the user's coaching conversation) owned by the user
-    with this handle, newest first (ix_conversations_parent_created).
+    """Task threads of that parent (default: the owner's coaching conversation) owned by the user
+    (or the user with that handle), newest first (ix_conversations_parent_created).
 
-    One query and no ORM models: `coach tasks list` runs it, and its start-up is measured. Empty
-    when there is no such user or coaching conversation yet.
+    One query and no ORM models: `coach tasks list` runs it with just the handle, and its start-up
+    is measured. Empty when there is no such user or coaching conversation yet.
     """
     sql = _THREADS.format(parent=":parent_id" if parent_id is not None else _COACHING_OF_OWNER)
-    params: dict[str, object] = {"handle": handle}
+    params: dict[str, object] = {"handle": owner if isinstance(owner, str) else owner.handle}
     if parent_id is not None:
         params["parent_id"] = parent_id
     if limit is not None:

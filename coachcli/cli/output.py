@@ -25,11 +25,12 @@ if TYPE_CHECKING:
     from rich.text import Text
 
 # C0 controls except tab and newline, DEL, C1 controls, and the bidi overrides/isolates that can
-# make a terminal show text in another order than it is stored.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-_CONTROL_OR_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# make a terminal show text in another order than it is stored, and lone surrogates (bytes that
+# were not UTF-8, e.g. in an environment variable), which no terminal encoding can write.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_CONTROL_OR_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _PIPE_WIDTH = 100_000  # "as wide as needed": a table off a terminal is laid out without wrapping
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def _symbol(match: re.Match[str]) -> str:

@@ -114,19 +114,23 @@ def export_document(handle: str, turns: Sequence[Turn]) -> dict[str, Any]:
 
 
 # Synthetic neighbours: everyday chat about family, hobbies, work and health, in random mixes.
-TOPIC_WORDS = (
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+TOPIC_WORDS = _words(
     "kids family school work painting pottery camping hiking running swimming music guitar concert "
     "book reading library dog cat beach park garden cooking recipe dinner friends party birthday "
     "support group counseling career job interview adoption mentor community volunteer charity race "
     "photo picture art class workshop museum trip vacation mountains lake sunset sunrise flowers "
     "journey identity transgender parade pride conference speech school teacher project course exam"
-).split()
-FILLER = (
+)
+FILLER = _words(
     "I really think that was a great time and we should do it again soon. "
     "It has been busy lately but I am trying to keep up with everything. "
     "Thanks so much for asking, that means a lot to me. "
     "How about you, what have you been up to this week?"
-).split()
+)
 
 
 def synthetic_turns(rng: random.Random, count: int, start: datetime) -> list[Turn]:
@@ -139,7 +143,8 @@ def synthetic_turns(rng: random.Random, count: int, start: datetime) -> list[Tur
         words = filler + topics
         rng.shuffle(words)
         role = "user" if i % 2 == 0 else "assistant"
-        turns.append(Turn(f"S{i}", role, " ".join(words).capitalize() + ".", start + timedelta(minutes=7 * i)))
+        moment = start + timedelta(minutes=7 * i)
+        turns.append(Turn(f"S{i}", role, " ".join(words).capitalize() + ".", moment))
     return turns
 
 
@@ -210,14 +215,21 @@ def coachcli_rankings(
     return ranked, latencies
 
 
-def cli_agrees(env: dict[str, str], questions: Sequence[Question], in_process: Sequence[Sequence[str]],
-               ids: dict[int, str]) -> int:
+def cli_agrees(
+    env: dict[str, str],
+    questions: Sequence[Question],
+    in_process: Sequence[Sequence[str]],
+    ids: dict[int, str],
+) -> int:
     """Run a few questions through the real `coach search --json --limit 10`: same hits?"""
     agreed = 0
     for question, expected in list(zip(questions, in_process, strict=True))[:CLI_CHECKS]:
         run = subprocess.run(
             [COACH, "-u", USER, "search", question.text, "--json", "--limit", "10"],
-            env=env, capture_output=True, text=True, timeout=120,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         hits = json.loads(run.stdout) if run.returncode == 0 else None
         got = [ids.get(h["id"], "") for h in hits or [] if h["type"] == "message"]
@@ -365,8 +377,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="coach-recall-") as folder:
         for run in run_all(args.data, Path(folder), report=lambda m: print(m, file=sys.stderr)):
             print(
-                f"{run.label}: coach search " + " ".join(f"R@{k}={run.coachcli[k]:.3f}" for k in KS)
-                + " | baseline " + " ".join(f"R@{k}={run.baseline[k]:.3f}" for k in KS)
+                f"{run.label}: coach search "
+                + " ".join(f"R@{k}={run.coachcli[k]:.3f}" for k in KS)
+                + " | baseline "
+                + " ".join(f"R@{k}={run.baseline[k]:.3f}" for k in KS)
                 + f" | median {run.latency_ms:.1f} ms | CLI agreed {run.cli_agreed}/{CLI_CHECKS}"
             )
 

@@ -32,6 +32,8 @@ MODULES = (
     "bench_import",
     "bench_goals",
     "bench_worker",
+    "bench_search",
+    "recall",
 )
 
 

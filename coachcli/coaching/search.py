@@ -37,7 +37,7 @@ CONTEXT_WEIGHT = 0.5
 CONTEXT_TURNS = 2
 CONTEXT_DECAY = 0.5
 CANDIDATES = 50  # messages taken from the index before re-ranking (more when the limit is larger)
-WINDOW = CONTEXT_TURNS + 1  # positions fetched around each candidate: its neighbours need theirs
+WINDOW = CONTEXT_TURNS  # positions fetched around each candidate (farther turns count as absent)
 
 
 @dataclass(frozen=True)

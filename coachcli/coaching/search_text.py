@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import Counter
 from dataclasses import dataclass
 
 from coachcli.coaching.search_porter import stem
@@ -74,24 +73,27 @@ Counted = tuple[list[float], int]  # how often each query term occurs in a text,
 
 
 class TermMatcher:
-    """Counts the query terms in texts: each distinct word is stemmed and compared once."""
+    """Counts the query terms in texts; what each distinct word matches is worked out once."""
 
     def __init__(self, terms: list[QueryTerm] | tuple[QueryTerm, ...]) -> None:
         self.size = len(terms)
-        self.exact = {term.stem: i for i, term in enumerate(terms)}
-        self.prefixes = [(i, term.stem) for i, term in enumerate(terms) if term.prefix]
+        self.terms = terms
+        self._seen: dict[str, tuple[tuple[int, float], ...]] = {}
+
+    def _matches(self, word: str) -> tuple[tuple[int, float], ...]:
+        found = self._seen.get(word)
+        if found is None:
+            stemmed = stem(word)
+            found = tuple((i, w) for i, term in enumerate(self.terms) if (w := term.matches(stemmed)))
+            self._seen[word] = found
+        return found
 
     def count(self, text: str) -> Counted:
         found = words(text)
         frequencies = [0.0] * self.size
-        for word, times in Counter(found).items():
-            stemmed = stem(word)
-            index = self.exact.get(stemmed)
-            if index is not None:
-                frequencies[index] += times
-            for i, prefix in self.prefixes:
-                if stemmed != prefix and stemmed.startswith(prefix):
-                    frequencies[i] += PREFIX_WEIGHT * times
+        for word in found:
+            for i, weight in self._matches(word):
+                frequencies[i] += weight
         return frequencies, len(found)
 
 

@@ -1,0 +1,243 @@
+"""Search speed: a query at 100,000 messages, cold `coach search`, appends with the index, backfill.
+
+The store holds one user's coaching conversation of 100,000 messages (10,000 in quick mode) of
+made-up chat: everyday filler, a few topic words each, and a long tail of rarer words, so that
+questions match hundreds of messages, as real ones do. Its index is built by the triggers as the
+rows go in.
+
+Standalone: `.venv/bin/python benchmarks/run.py --only search --quick`.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import sqlite3
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import procs
+import seed
+from core import COACH, Bench, Case, Figure, Outcome, command_versus, interleave, progress
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+TOPICS = _words(
+    "knee physio run race marathon sleep diet water coffee work meeting deadline boss team family "
+    "kids school garden dog walk bike swim yoga gym stretch back pain doctor plan goal habit "
+    "journal book music guitar trip beach mountain budget savings rent move friend birthday"
+)
+FILLER = _words(
+    "i you we it was is the a to and of that this so really just had have been with for on at "
+    "today yesterday week good great bit more felt feel think going went did do about"
+)
+QUESTIONS = (
+    "When did I start physio for my knee?",
+    "What did my boss say about the deadline?",
+    "How was the marathon training going in the spring?",
+    "What did we plan for the garden?",
+    "Did I talk about my budget and savings before?",
+    "What yoga stretch helped my back pain?",
+    "When was the trip to the mountain?",
+    "What book was I reading with the kids?",
+)
+
+
+def _text(rng: random.Random) -> str:
+    words = rng.choices(FILLER, k=rng.randint(6, 20)) + rng.choices(TOPICS, k=rng.randint(1, 4))
+    words += [f"w{int(rng.paretovariate(1.1)) % 20_000}" for _ in range(rng.randint(0, 3))]
+    rng.shuffle(words)
+    return " ".join(words)
+
+
+def build(home: Path, messages: int) -> tuple[Path, str]:
+    """A store at head whose bench user's coaching conversation holds `messages` messages."""
+    from coachcli.coaching.conversations import get_or_create_coaching
+    from coachcli.coaching.users import get_or_create_user
+    from coachcli.store.engine import Store
+    from coachcli.store.migrate import ensure_schema
+
+    home.mkdir(parents=True, exist_ok=True)
+    db = home / "coach.db"
+    store = Store(f"sqlite:///{db}")
+    ensure_schema(store)
+    with store.write() as session:
+        coaching = get_or_create_coaching(session, get_or_create_user(session, seed.USER))
+        conversation = coaching.id
+    store.dispose()
+    rng = random.Random(5)
+    rows = [
+        {
+            "conversation_id": conversation,
+            "position": p,
+            "role": "user" if p % 2 else "assistant",
+            "content": _text(rng),
+            "status": "complete",
+            "created_at": seed._t(p),
+        }
+        for p in range(1, messages + 1)
+    ]
+    seed._bulk_insert(db, [("messages", rows)])
+    seed._checkpoint(db)
+    return db, conversation
+
+
+def search_latency(db: Path, rounds: int) -> list[float]:
+    """Seconds per in-process search (default limit 10), every question `rounds` times."""
+    from coachcli.coaching.search import search
+    from coachcli.coaching.users import find_user
+    from coachcli.store.engine import Store
+
+    store = Store(f"sqlite:///{db}")
+    times: list[float] = []
+    try:
+        with store.read_session() as session:
+            user = find_user(session, seed.USER)
+            search(session, user, QUESTIONS[0])  # warm the connection and the caches once
+            for _ in range(rounds):
+                for question in QUESTIONS:
+                    start = time.perf_counter()
+                    search(session, user, question)
+                    times.append(time.perf_counter() - start)
+    finally:
+        store.dispose()
+    return times
+
+
+def append_pair(bench: Bench, messages: int) -> Figure:
+    """append_message + commit on a store with the index vs the same store without its triggers."""
+    from sqlalchemy import delete
+
+    from coachcli.coaching.messages import append_message
+    from coachcli.store.engine import Store
+    from coachcli.store.models import Message
+
+    indexed_db, conversation = build(bench.tmp / "append-indexed", messages)
+    plain_home = bench.tmp / "append-plain"
+    plain_home.mkdir()
+    plain_db = plain_home / "coach.db"
+    shutil.copy(indexed_db, plain_db)
+    raw = sqlite3.connect(plain_db)
+    for trigger in ("search_messages_ai", "search_messages_au", "search_messages_ad"):
+        raw.execute(f"DROP TRIGGER {trigger}")
+    raw.commit()
+    raw.close()
+    stores = {"indexed": Store(f"sqlite:///{indexed_db}"), "plain": Store(f"sqlite:///{plain_db}")}
+
+    def once(store: Any) -> float:
+        with store.session() as session:
+            start = time.perf_counter()
+            row = append_message(session, conversation, "user", "How did the long run go this week?")
+            session.commit()
+            elapsed = time.perf_counter() - start
+            session.execute(delete(Message).where(Message.id == row.id))
+            session.commit()
+        return elapsed
+
+    try:
+        times = interleave(
+            {name: (lambda s=s: once(s)) for name, s in stores.items()}, bench.reps(300, 40), seed=4
+        )
+    finally:
+        for store in stores.values():
+            store.dispose()
+    return Figure.paired(
+        f"append_message at {messages:,} messages, with the search index",
+        "s",
+        times["indexed"],
+        times["plain"],
+        "the same without the index's triggers",
+        1.3,
+    )
+
+
+def backfill(bench: Bench, messages: int) -> list[Figure]:
+    """A store made at 0003 (no index) holding `messages` messages; time `coach db upgrade`."""
+    from alembic import command
+    from alembic.config import Config
+
+    from coachcli.store.engine import Store
+    from coachcli.store.migrate import MIGRATIONS_DIR
+
+    home = bench.tmp / "backfill"
+    home.mkdir()
+    db = home / "coach.db"
+    store = Store(f"sqlite:///{db}")
+    with store.engine.connect() as conn, conn.begin():
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0003_goals_progress")
+    store.dispose()
+    user = {"id": "00000000-0000-4000-8000-000000000001", "handle": seed.USER, "created_at": seed._t(0)}
+    conversation = seed._conv(
+        "00000000-0000-4000-8000-000000000002", user["id"], "coaching", None, "auto", None, 0
+    )
+    seed._bulk_insert(db, [("users", [user]), ("conversations", [conversation])])
+    rng = random.Random(6)
+    rows = [
+        {
+            "conversation_id": conversation["id"],
+            "position": p,
+            "role": "user" if p % 2 else "assistant",
+            "content": _text(rng),
+            "status": "complete",
+            "created_at": seed._t(p),
+        }
+        for p in range(1, messages + 1)
+    ]
+    seed._bulk_insert(db, [("messages", rows)])
+    seed._checkpoint(db)
+    run = procs.run([COACH, "db", "upgrade"], bench.env(home=home))
+    if run.returncode != 0:
+        raise RuntimeError("coach db upgrade failed")
+    return [
+        Figure(f"backfill of {messages:,} messages (`coach db upgrade` from 0003)", run.wall, "s"),
+        Figure("peak memory of that upgrade", run.maxrss_kb, "KiB"),
+    ]
+
+
+def search_case(bench: Bench) -> Outcome:
+    size = bench.reps(100_000, 10_000)
+    progress(f"building a store of {size:,} messages (the index fills as they go in)")
+    started = time.perf_counter()
+    db, _ = build(bench.tmp / "search", size)
+    built = time.perf_counter() - started
+    times = search_latency(db, bench.reps(10, 2))
+    p50 = statistics.median(times)
+    figures = [
+        Figure(f"search at {size:,} messages, in process (p50 of {len(times)})", p50, "s", target=0.020),
+        command_versus(
+            bench,
+            "cold `coach search` (a question)",
+            [COACH, "search", QUESTIONS[0]],
+            1.2,
+            env=bench.env(home=db.parent),
+        ),
+    ]
+    progress("append_message with and without the index")
+    figures.append(append_pair(bench, bench.reps(10_000, 2_000)))
+    progress("backfill: upgrading a copy from 0003")
+    figures += backfill(bench, size)
+    notes = [
+        f"- Search store: {size:,} messages inserted with the index's triggers in {built:.1f} s; "
+        f"p90 of the in-process searches {statistics.quantiles(times, n=10)[-1] * 1000:.1f} ms."
+    ]
+    return Outcome(figures, notes=notes)
+
+
+CASES = [
+    Case(
+        "search",
+        search_case,
+        "- **Search**: in-process `search()` (p50 over 8 questions) on one user's 100,000 messages; "
+        "cold `coach search` vs cold `coach tasks list` on that store; `append_message` + commit "
+        "with the index's triggers vs without them (interleaved); `coach db upgrade` from 0003 "
+        "indexing all 100,000 messages (wall time, peak RSS).",
+    )
+]

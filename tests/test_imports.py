@@ -83,13 +83,14 @@ def migrated_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("chat", "--help"),  # the help of a model command does not need the model client
         ("dispatch", "--help"),
         ("tasks", "show", "ffff"),  # an error path too
+        ("dispatches", "approve", "ffffffff", "--json"),  # a model command failing before any call
     ],
     ids=lambda a: " ".join(a),
 )
 def test_non_model_commands_import_nothing_heavy(migrated_home: Path, tmp_path: Path, args) -> None:
     """`import litellm` costs seconds; these commands must not pay it (nor Alembic's or psycopg's)."""
     proc, heavy = run_coach(migrated_home, tmp_path, *args)
-    expected_code = 1 if args[:2] == ("tasks", "show") else 0
+    expected_code = 1 if args[:2] in (("tasks", "show"), ("dispatches", "approve")) else 0
     assert proc.returncode == expected_code, proc.stderr
     assert "Traceback" not in proc.stderr
     assert heavy == []

@@ -410,3 +410,29 @@ def test_stored_dispatch_errors_carry_no_credentials(store) -> None:
     for kept in (_status(store, dispatch_id).error or "", failed.outcome.error or ""):
         assert "401 from" in kept
         assert "s3cret-pass" not in kept and "sk-abcdefghijklmnop1234" not in kept
+
+
+def test_approval_with_an_edited_task_runs_the_edited_task(store) -> None:
+    """The REPL's `e` (edit): the person's wording is what the specialist gets and what is stored,
+    set in the same conditional update as the approval."""
+    from coachcli.coaching.dispatch.run import approve_and_run
+    from coachcli.llm.types import Completion
+
+    dispatch_id = propose(store, task="Draft a plan")
+    sent: list[str] = []
+
+    class Client:
+        model = "openai/fake"
+
+        def complete(self, messages, **kwargs):
+            sent.append(messages[-1]["content"])
+            return Completion(content="Week 1: walk.", model="openai/fake")
+
+    with store.session() as session:
+        user = get_or_create_user(session, "tester")
+        outcome = approve_and_run(
+            session, user, session.get(Dispatch, dispatch_id), lambda _m: Client(), task="Draft a 5k plan"
+        )
+    assert outcome.status == "succeeded" and outcome.task == "Draft a 5k plan"
+    assert sent == ["Task: Draft a 5k plan"]
+    assert _status(store, dispatch_id).task == "Draft a 5k plan"

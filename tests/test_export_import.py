@@ -503,3 +503,25 @@ def test_task_thread_may_name_a_parent_already_in_the_store(coach, store, tmp_pa
     assert titles["Writer: a note"] == ids["coaching"]
     run = coach("-u", "olga", "import", str(path))  # nina's conversation is not olga's parent
     assert run.exit_code == 2 and f"parent_id {ids['coaching']} is not a conversation" in run.stderr
+
+
+def test_control_characters_never_reach_the_terminal_and_json_stays_lossless(coach, store, tmp_path) -> None:
+    hostile = "red \x1b[31mtext\x9b2J and \u202eevil"
+    with store.write() as session:
+        user = get_or_create_user(session, "pat")
+        coaching = conv_svc.get_or_create_coaching(session, user)
+        append_message(session, coaching.id, "user", hostile)
+    run = coach("-u", "pat", "export")
+    assert run.exit_code == 0
+    assert not any(ch in run.stdout for ch in "\x1b\x9b\u202e")
+    assert json.loads(run.stdout)["conversations"][0]["messages"][0]["content"] == hostile
+    markdown = coach("-u", "pat", "export", "--format", "markdown").stdout
+    assert "text" in markdown and not any(ch in markdown for ch in "\x1b\x9b\u202e")
+
+
+def test_a_dispatch_running_when_exported_comes_in_interrupted(coach, tmp_path: Path) -> None:
+    path = tmp_path / "running.json"
+    path.write_text(doc(dispatches=[{"agent": "planner", "task": "Plan", "status": "running"}]))
+    assert import_file(coach, "quin", path)["dispatches"] == 1
+    (dispatch,) = export(coach, "quin")["dispatches"]
+    assert dispatch["status"] == "interrupted" and dispatch["error"]

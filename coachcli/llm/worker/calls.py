@@ -8,6 +8,7 @@ say) is `Unsupported`: the command then makes it in-process, as without a worker
 from __future__ import annotations
 
 import contextlib
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -97,10 +98,11 @@ def model_info(model: str) -> dict[str, Any]:
 
 
 def forget_clients() -> None:
-    """Drop litellm's cached provider clients, which hold the last call's key (called when no
-    call is running, so none is in use)."""
+    """Drop litellm's cached provider clients, which hold the last call's key, and collect them
+    (they are reference cycles). Called when no call is running, so none is in use."""
     cache = getattr(load(), "in_memory_llm_clients_cache", None)
     keys = list(getattr(cache, "cache_dict", {}) or {})
     for key in keys:
         with contextlib.suppress(Exception):
             cache.delete_cache(key)  # type: ignore[union-attr]
+    gc.collect()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from coachcli.errors import MissingCredentialsError, ProviderError
 from coachcli.llm.types import Completion, ReplyInterrupted, StreamBroken
-from coachcli.llm.worker import spawn
+from coachcli.llm.worker import protocol, spawn
 from coachcli.llm.worker.channel import Channel, WorkerGone, WorkerUnavailable
 from coachcli.llm.worker.options import WorkerOptions
 from coachcli.llm.worker.paths import WorkerPaths, worker_paths
@@ -48,7 +48,8 @@ def worker_or_preload(settings: Settings) -> bool:
     background, and make this process's calls here. True when the worker will serve."""
     options = WorkerOptions.from_settings(settings)
     route = route_for(options)
-    paths = worker_paths(options.home, create=False) if options.enabled else None
+    usable = options.enabled and protocol.supported()
+    paths = worker_paths(options.home, create=False) if usable else None
     if paths is not None and spawn.status(paths) is not None:
         return True
     route.disable("no worker was running when the REPL started; litellm loads here", quiet=True)
@@ -63,7 +64,7 @@ class WorkerRoute:
         self.options = options
         self._lock = threading.Lock()
         self._channel: Channel | None = None  # kept open for the small requests
-        self._disabled = not options.enabled
+        self._disabled = not options.enabled or not protocol.supported()
         self._paths: WorkerPaths | None = None
         self._needs: dict[tuple[str, str | None], list[str] | None] = {}
         self._start: spawn.Start | None = None
@@ -122,7 +123,10 @@ class WorkerRoute:
                     return completion_from_wire(frame["completion"])
                 elif op == "error":
                     return self._failed(frame, shown, request)
-                else:  # "unsupported", or anything unexpected: in-process, unless text was shown
+                elif op == "unsupported" and not shown:  # this model's calls go in-process
+                    self._needs[(str(request["model"]), request.get("api_base"))] = None
+                    return None
+                else:  # anything unexpected: in-process, unless text was shown
                     self._lost(f"the worker answered {op!r}", shown, request)
                     return None
         except KeyboardInterrupt:

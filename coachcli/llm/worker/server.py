@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import os
+import signal
 import socket
 import threading
 import time
@@ -68,6 +70,7 @@ class Worker:
     def serve_forever(self) -> None:
         self._listener = bind(self.path)
         self._inode = os.stat(self.path).st_ino
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: self.stop())  # as `coach worker stop`
         threading.Thread(target=self._import, name="import", daemon=True).start()
         self._listener.settimeout(min(1.0, max(0.05, self.idle_seconds / 4)))
         while not self.stopping.is_set():
@@ -92,6 +95,10 @@ class Worker:
             load()
         except Exception:
             self.import_failed = True
+        # What the import built lives as long as the worker: freezing it keeps the collections
+        # run after each call (see calls.forget_clients) down to the objects that call made.
+        gc.collect()
+        gc.freeze()
         self.ready.set()
 
     def _idle_expired(self) -> bool:

@@ -3,7 +3,6 @@ starter waits for the first one's worker instead of starting its own."""
 
 from __future__ import annotations
 
-import fcntl
 import os
 import subprocess
 import sys
@@ -58,6 +57,8 @@ class Start:
         """Launch a worker unless one answers or another command is starting one (never waits)."""
         if protocol.reachable(self.paths.socket):
             return
+        import fcntl  # POSIX only, like the worker itself
+
         fd = os.open(self.paths.lock, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -89,6 +90,8 @@ class Start:
 
     def _release(self) -> None:
         if self._lock_fd is not None:
+            import fcntl
+
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None

@@ -422,6 +422,42 @@ def test_reset_during_a_turn_keeps_the_fresh_conversation_empty(
     ]
 
 
+def test_reset_while_history_is_folded_saves_no_stale_summary(
+    coach: Any, model_env: ScriptedServer, store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reset while the turn is summarising older history: that summary is not saved (it would
+    cover positions the fresh conversation reuses and hide its first messages)."""
+    from coachcli.coaching.conversations import get_or_create_coaching, reset
+    from coachcli.coaching.memories import get_summary
+    from coachcli.coaching.messages import append_message
+    from coachcli.coaching.users import get_or_create_user
+
+    monkeypatch.setenv("COACH_CONTEXT_TOKENS", "3000")
+    with store.session() as session:
+        user = get_or_create_user(session, "tester")
+        coaching = get_or_create_coaching(session, user)
+        for i in range(300):
+            append_message(session, coaching.id, "user" if i % 2 == 0 else "assistant", f"Day {i}: ran.")
+        session.commit()
+        conversation_id = coaching.id
+
+    def summary_held(_body: dict[str, Any]) -> Reply:
+        with store.session() as session:  # the reset lands while the summary is being written
+            owner = get_or_create_user(session, "tester")
+            reset(session, owner, conversation_id)
+            session.commit()
+        return text("The person ran every day.")
+
+    model_env.queue(summary_held)
+    run = coach("chat", "How am I doing?", "--json")
+    assert run.exit_code == 0, run.stderr
+    assert "this reply was not saved" in run.stderr
+    assert len(model_env.requests) == 1  # the summary request only: the turn stopped there
+    with store.read_session() as session:
+        assert get_summary(session, conversation_id) is None
+    assert coaching_messages(store) == []
+
+
 # -- what the coach knows -----------------------------------------------------------------------
 
 

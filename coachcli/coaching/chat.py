@@ -147,7 +147,14 @@ class _Turn:
         client = self.owner.client
         self.guard()
         request = fit_history(
-            session, self.user, self.conversation_id, client, budget, self.system_prompt, self.owner.counter
+            session,
+            self.user,
+            self.conversation_id,
+            client,
+            budget,
+            self.system_prompt,
+            self.owner.counter,
+            self.guard,
         )
         session.commit()  # no lock is held while the model streams
         try:

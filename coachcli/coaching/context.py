@@ -97,8 +97,12 @@ def fit_history(
     budget: Budget,
     system_prompt: Callable[[], str],
     counter: TokenCounter,
+    guard: Callable[[], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """The request for the next turn: system prompt plus as much recent history as fits."""
+    """The request for the next turn: system prompt plus as much recent history as fits.
+
+    `guard` runs before each summary is saved (a turn checks there that the conversation was not
+    reset meanwhile; a stale summary would hide the fresh conversation's first messages)."""
     tools_tokens = counter.request([{"role": "system", "content": str(schemas())}])
     for _ in range(4):
         system = {"role": "system", "content": system_prompt()}
@@ -121,7 +125,7 @@ def fit_history(
             )
         target = _split(pending, int(room * KEEP_AFTER_FOLD), counter.message)
         fold_to = max(start, min(target, len(pending) - 1))
-        fold(session, user, conversation_id, client, budget, pending[:fold_to])
+        fold(session, user, conversation_id, client, budget, pending[:fold_to], guard)
     raise CoachError("could not fit the conversation into the model's window: raise context_tokens.")
 
 
@@ -142,6 +146,7 @@ def fold(
     client: LLMClient,
     budget: Budget,
     messages: list[Message],
+    guard: Callable[[], None] | None = None,
 ) -> None:
     """Merge `messages` into the running summary, a window-sized chunk at a time, committing each."""
     if not messages:
@@ -174,6 +179,8 @@ def fold(
         session.commit()  # no transaction is held while the model works
         reply = client.complete(request, max_tokens=words * 2)
         text = " ".join(reply.content.split())[: words * 8] or previous
+        if guard is not None:
+            guard()
         set_summary(session, user, conversation_id, text, messages[index - 1].position)
         record_call(session, user.id, "summary", reply, conversation_id=conversation_id)
         session.commit()

@@ -11,16 +11,15 @@ file again and inserted in batches, never held all at once.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from dataclasses import asdict, dataclass
 from typing import IO, Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from coachcli.coaching.portable import reader, validation
-from coachcli.coaching.portable.matching import Matcher, MessageIndex, digest
+from coachcli.coaching.portable.matching import Matcher, digest
 from coachcli.coaching.portable.plan import ImportFileError, Item, Plan, Row
 from coachcli.coaching.portable.tables import (
     AGENTS,
@@ -29,10 +28,10 @@ from coachcli.coaching.portable.tables import (
     FACTS,
     GOALS,
     MEMORIES,
-    MESSAGES,
     PROGRESS,
     table,
 )
+from coachcli.coaching.portable.threads import Thread, last_message_by, message_at, position_of
 from coachcli.store.models import (
     Agent,
     Conversation,
@@ -45,7 +44,7 @@ from coachcli.store.models import (
 )
 from coachcli.store.types import new_id, utcnow
 
-BATCH = 1000  # messages per INSERT: big enough to be fast, small enough to stay light
+NOTHING = "nothing was imported."
 
 
 @dataclass
@@ -66,22 +65,6 @@ class ImportCounts:
         return asdict(self)
 
 
-@dataclass
-class _Thread:
-    """One conversation receiving messages: where the next one goes and what is there already."""
-
-    id: str
-    existed: bool
-    next_position: int = 1
-    last_time: datetime | None = None
-    last_source: int | None = None  # the file conversation that appended last; None: stored rows
-    needs_order: bool = False
-    stored: MessageIndex | None = None  # set when the conversation had messages before
-    earliest: datetime | None = None
-    latest: datetime | None = None
-    batch: list[Row] = field(default_factory=list)
-
-
 def import_plan(session: Session, user: User, plan: Plan, source: IO[bytes]) -> ImportCounts:
     """Write everything in `plan` (and the messages read again from `source`) for `user`."""
     return _Importer(session, user, plan).run(source)
@@ -96,11 +79,11 @@ class _Importer:
         self.now = utcnow()
         self.conversation_ids: dict[int, str] = {}  # file index -> stored conversation id
         self.file_conversations: dict[str, str] = {}  # file id -> stored id
-        self.threads: dict[str, _Thread] = {}
+        self.threads: dict[str, Thread] = {}
         self.created: set[str] = set()  # conversations this import created
         self.coaching_id: str | None = None
         self.summaries: list[tuple[str, Row, int, int]] = []  # (conversation, row, file index, covers)
-        self.covered: dict[tuple[int, int], tuple[str, Any]] = {}  # (conversation, n) -> where it is
+        self.covered: dict[tuple[int, int], int | None] = {}  # (conversation, n) -> message id
 
     def run(self, source: IO[bytes]) -> ImportCounts:
         self._check_references()
@@ -363,7 +346,7 @@ class _Importer:
                     covers = min(row["covers_through"] or 0, self.plan.message_counts.get(index, 0))
                     self.summaries.append((conversation, row, index, covers))
                     if covers:
-                        self.covered[(index, covers)] = ("", None)
+                        self.covered[(index, covers)] = None
                 else:
                     self._insert_memory(conversation, row, None)
 
@@ -421,156 +404,48 @@ class _Importer:
                 path = f"conversations[{index}].messages[{number - 1}]"
                 row = validation.message(value, path, problems) if value is not None else None
                 if row is None:
-                    raise ImportFileError(
-                        f"{path}: the file changed while it was being imported; nothing was imported."
-                    )
+                    raise ImportFileError(f"{path}: the file changed while it was being imported; {NOTHING}")
                 self._message(index, number, row)
         if next(stream, None) is not None:
-            raise ImportFileError("the file changed while it was being imported; nothing was imported.")
+            raise ImportFileError(f"the file changed while it was being imported; {NOTHING}")
         for thread in self.threads.values():
-            self._flush(thread)
+            self.counts.messages += thread.flush(self.session)
 
-    def _thread(self, conversation: str) -> _Thread:
-        thread = self.threads.get(conversation)
-        if thread is not None:
-            return thread
-        from coachcli.coaching.messages import lock_conversation
-
-        lock_conversation(self.session, conversation)
-        last = self.session.execute(
-            select(MESSAGES.c.position, MESSAGES.c.created_at)
-            .where(MESSAGES.c.conversation_id == conversation)
-            .order_by(MESSAGES.c.position.desc())
-            .limit(1)
-        ).first()
-        thread = _Thread(conversation, existed=last is not None)
-        if last is not None:
-            thread.next_position = last.position + 1
-            thread.last_time = last.created_at
-            thread.stored = self._stored_messages(conversation)
-        self.threads[conversation] = thread
-        return thread
-
-    def _stored_messages(self, conversation: str) -> MessageIndex:
-        index = MessageIndex(ids=self.plan.messages_with_ids, timeless=self.plan.messages_without_time)
-        query = (
-            select(MESSAGES.c.id, MESSAGES.c.role, MESSAGES.c.content, MESSAGES.c.created_at)
-            .where(MESSAGES.c.conversation_id == conversation)
-            .execution_options(yield_per=BATCH)
-        )
-        for ident, role, content, created_at in self.session.execute(query):
-            index.add(ident, role, content, created_at)
-        return index
+    def _thread(self, conversation: str) -> Thread:
+        if conversation not in self.threads:
+            plan = self.plan
+            self.threads[conversation] = Thread.open(
+                self.session, conversation, ids=plan.messages_with_ids, timeless=plan.messages_without_time
+            )
+        return self.threads[conversation]
 
     def _message(self, index: int, number: int, row: Row) -> None:
         thread = self._thread(self.conversation_ids[index])
-        at = row["created_at"]
-        if thread.stored is not None:
-            ident = int(row["id"]) if row["id"] and row["id"].isdigit() else None
-            if thread.stored.take(ident, row["role"], row["content"], at):
-                self.counts.skipped += 1
-                if (index, number) in self.covered:
-                    self.covered[(index, number)] = ("time", (thread.id, at))
-                return
-        at = at or self.now
-        if thread.last_time is not None and at < thread.last_time and thread.last_source != index:
-            thread.needs_order = True  # interleaves with what is there: renumber by time at the end
-        thread.last_time, thread.last_source = at, index
-        thread.earliest = min(thread.earliest or at, at)
-        thread.latest = max(thread.latest or at, at)
-        if (index, number) in self.covered:
-            self.covered[(index, number)] = ("position", (thread.id, thread.next_position))
-        values = {k: v for k, v in row.items() if k != "id"}
-        values.update(conversation_id=thread.id, position=thread.next_position, created_at=at)
-        thread.next_position += 1
-        thread.batch.append(values)
-        if len(thread.batch) >= BATCH:
-            self._flush(thread)
-
-    def _flush(self, thread: _Thread) -> None:
-        """Insert the batch: rows without tool calls leave the column out, so it is SQL NULL as
-        append_message leaves it (a JSON column would store an explicit None as JSON 'null')."""
-        plain = [
-            {k: v for k, v in row.items() if k != "tool_calls"}
-            for row in thread.batch
-            if not row["tool_calls"]
-        ]
-        calls = [row for row in thread.batch if row["tool_calls"]]
-        for rows in (plain, calls):
-            if rows:
-                self.session.execute(insert(MESSAGES), rows)
-        self.counts.messages += len(thread.batch)
-        thread.batch = []
+        summary_end = (index, number) in self.covered
+        if thread.holds(row):
+            self.counts.skipped += 1
+            if summary_end and row["created_at"] is not None:
+                self.covered[(index, number)] = last_message_by(self.session, thread.id, row["created_at"])
+            return
+        position = thread.add(row, index, row["created_at"] or self.now)
+        if thread.full:
+            self.counts.messages += thread.flush(self.session)
+        if summary_end:
+            self.counts.messages += thread.flush(self.session)  # to find its id below
+            self.covered[(index, number)] = message_at(self.session, thread.id, position)
 
     # -- order, summaries, times --------------------------------------------------------------
 
     def _finish(self) -> None:
-        where: dict[tuple[int, int], int | None] = {}
-        for key, (how, value) in self.covered.items():  # message ids, before positions change
-            if how == "time":  # a message that was already there: the last one stored by then
-                conversation, at = value
-                where[key] = (
-                    self.session.execute(
-                        select(MESSAGES.c.id)
-                        .where(MESSAGES.c.conversation_id == conversation, MESSAGES.c.created_at <= at)
-                        .order_by(MESSAGES.c.created_at.desc(), MESSAGES.c.position.desc())
-                        .limit(1)
-                    ).scalar()
-                    if at is not None
-                    else None
-                )
-            elif how == "position":
-                conversation, position = value
-                where[key] = self.session.execute(
-                    select(MESSAGES.c.id).where(
-                        MESSAGES.c.conversation_id == conversation, MESSAGES.c.position == position
-                    )
-                ).scalar()
-        stored_summaries = self._summary_anchors()
         for thread in self.threads.values():
-            if thread.needs_order:
-                _renumber(self.session, thread.id)
-        self._restore_summaries(stored_summaries)
+            thread.put_in_time_order(self.session)
         for conversation, row, index, covers in self.summaries:
-            self._insert_memory(
-                conversation, row, self._position(where.get((index, covers))) if covers else 0
-            )
+            end = position_of(self.session, self.covered.get((index, covers))) if covers else 0
+            self._insert_memory(conversation, row, end)
         for thread in self.threads.values():
             self._touch(thread)
 
-    def _summary_anchors(self) -> dict[str, int | None]:
-        """For stored summaries of conversations about to be renumbered: the message they end at."""
-        anchors: dict[str, int | None] = {}
-        for thread in self.threads.values():
-            if not thread.needs_order:
-                continue
-            covers = self.session.execute(
-                select(MEMORIES.c.covers_through).where(
-                    MEMORIES.c.conversation_id == thread.id, MEMORIES.c.kind == "summary"
-                )
-            ).scalar()
-            if covers:
-                anchors[thread.id] = self.session.execute(
-                    select(MESSAGES.c.id).where(
-                        MESSAGES.c.conversation_id == thread.id, MESSAGES.c.position == covers
-                    )
-                ).scalar()
-        return anchors
-
-    def _restore_summaries(self, anchors: dict[str, int | None]) -> None:
-        for conversation, message_id in anchors.items():
-            self.session.execute(
-                update(MEMORIES)
-                .where(MEMORIES.c.conversation_id == conversation, MEMORIES.c.kind == "summary")
-                .values(covers_through=self._position(message_id))
-            )
-
-    def _position(self, message_id: int | None) -> int | None:
-        if message_id is None:
-            return None
-        return self.session.execute(select(MESSAGES.c.position).where(MESSAGES.c.id == message_id)).scalar()
-
-    def _touch(self, thread: _Thread) -> None:
+    def _touch(self, thread: Thread) -> None:
         """A conversation's times cover its messages: created no later than the first, updated at the last."""
         if thread.latest is None or thread.earliest is None:
             return
@@ -586,24 +461,3 @@ class _Importer:
             conversation.created_at = thread.earliest
         self.session.add(conversation)
         self.session.flush()
-
-
-def _renumber(session: Session, conversation: str) -> None:
-    """Positions 1..n in time order (ties keep their order), without ever breaking uniqueness."""
-    offset = session.execute(
-        select(func.max(MESSAGES.c.position) + 1).where(MESSAGES.c.conversation_id == conversation)
-    ).scalar()
-    params = {"conversation": conversation, "offset": offset}
-    session.execute(
-        text(
-            "UPDATE messages SET position = ranked.n + :offset FROM ("
-            " SELECT id, ROW_NUMBER() OVER (ORDER BY created_at, position) AS n"
-            " FROM messages WHERE conversation_id = :conversation) AS ranked"
-            " WHERE messages.id = ranked.id"
-        ),
-        params,
-    )
-    session.execute(
-        text("UPDATE messages SET position = position - :offset WHERE conversation_id = :conversation"),
-        params,
-    )

@@ -36,6 +36,7 @@ B = 0.75
 CONTEXT_WEIGHT = 0.5
 CONTEXT_TURNS = 2
 CONTEXT_DECAY = 0.5
+CANDIDATE_BUDGET = 5_000  # messages the candidate words may match together (see _selective)
 CANDIDATES = 50  # messages taken from the index before re-ranking (more when the limit is larger)
 WINDOW = CONTEXT_TURNS  # positions fetched around each candidate (farther turns count as absent)
 
@@ -104,7 +105,7 @@ def search(
         raise UsageError(f"unknown --type {sorted(unknown)[0]!r}: use one of {', '.join(TYPE_FILTERS)}.")
     if user is None:
         return []
-    words = [Word(t.word, t.prefix) for t in terms]
+    words = [Word(t.word, t.prefix, t.stem) for t in terms]
     hits: list[Hit] = []
     if wanted & {"message", "task"}:
         hits += _message_hits(session, user, terms, words, limit, wanted)
@@ -148,11 +149,14 @@ def _message_hits(
     limit: int,
     wanted: set[str],
 ) -> list[Hit]:
-    ids = search_sql.message_candidates(session, user.id, words, max(CANDIDATES, 5 * limit))
+    sole = search_sql.sole_owner(session, user.id)
+    total, doc_counts = search_sql.message_counts(session, user.id, words, sole=sole)
+    ids = search_sql.message_candidates(
+        session, user.id, _selective(words, doc_counts), max(CANDIDATES, 5 * limit), sole=sole
+    )
     if not ids:
         return []
     matched = search_sql.messages_by_id(session, user.id, ids)
-    total, doc_counts = search_sql.message_counts(session, user.id, words)
     scorer = _Scorer(terms, total, doc_counts)
     threads = _neighbourhoods(session, matched, WINDOW)
     docs = {row.id: scorer.matcher.count(row.content) for thread in threads.values() for row in thread}
@@ -191,6 +195,23 @@ def _message_hits(
                 )
             )
     return hits
+
+
+def _selective(words: Sequence[Word], doc_counts: Sequence[int]) -> list[Word]:
+    """The words that pick candidates: the rarest, until they match CANDIDATE_BUDGET messages.
+
+    A word in thousands of messages adds little to any score (BM25 weighs it low), but ranking
+    every message it is in costs time: such words only re-rank. Every word counts when the
+    words together match fewer messages than the budget.
+    """
+    order = sorted(range(len(words)), key=lambda i: doc_counts[i])
+    chosen, covered = [], 0
+    for i in order:
+        if chosen and covered + doc_counts[i] > CANDIDATE_BUDGET:
+            break
+        chosen.append(words[i])
+        covered += doc_counts[i]
+    return chosen
 
 
 def _neighbourhoods(session: Session, rows: Sequence[MessageRow], window: int) -> dict[str, list[MessageRow]]:

@@ -31,6 +31,7 @@ class Word:
 
     text: str
     prefix: bool
+    stem: str  # the Porter stem, as the SQLite index stores the word
 
 
 @dataclass(frozen=True)
@@ -65,12 +66,14 @@ def _fts_word(word: Word) -> str:
     return f'"{word.text}"' + ("*" if word.prefix else "")
 
 
-def _fts_query(user_id: str, words: Sequence[Word]) -> str:
-    """FTS5 syntax built by us from plain words: the owner's token AND any of the words."""
+def _fts_query(user_id: str | None, words: Sequence[Word]) -> str:
+    """FTS5 syntax built by us from plain words: the owner's token AND any of the words
+    (without an owner: any of the words, for a user who owns every indexed row)."""
+    any_word = " OR ".join(_fts_word(w) for w in words)
+    if user_id is None:
+        return any_word
     owner = f'owner : "{owner_token(user_id)}"'
-    if not words:
-        return owner
-    return f"{owner} AND ({' OR '.join(_fts_word(w) for w in words)})"
+    return f"{owner} AND ({any_word})" if words else owner
 
 
 def _ts_query(words: Sequence[Word]) -> str:
@@ -81,14 +84,22 @@ def _is_sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
-def message_candidates(session: Session, user_id: str, words: Sequence[Word], limit: int) -> list[int]:
+def sole_owner(session: Session, user_id: str) -> bool:
+    """True when nobody else has a conversation: the user's counts are the whole index's."""
+    query = text("SELECT 1 FROM conversations WHERE user_id <> :u LIMIT 1")
+    return session.execute(query, {"u": user_id}).first() is None
+
+
+def message_candidates(
+    session: Session, user_id: str, words: Sequence[Word], limit: int, *, sole: bool = False
+) -> list[int]:
     """Ids of the user's indexed messages that contain any of the words, best first."""
     if _is_sqlite(session):
         query = text(
             "SELECT rowid FROM search_messages WHERE search_messages MATCH :q "
             "ORDER BY bm25(search_messages, 1.0, 0.0) LIMIT :n"
         )
-        params: dict[str, Any] = {"q": _fts_query(user_id, words), "n": limit}
+        params: dict[str, Any] = {"q": _fts_query(None if sole else user_id, words), "n": limit}
     else:
         query = text(
             "SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id "
@@ -99,9 +110,31 @@ def message_candidates(session: Session, user_id: str, words: Sequence[Word], li
     return [int(row[0]) for row in session.execute(query, params)]
 
 
-def message_counts(session: Session, user_id: str, words: Sequence[Word]) -> tuple[int, list[int]]:
-    """The user's indexed messages: how many in all, and how many contain each word."""
+def message_counts(
+    session: Session, user_id: str, words: Sequence[Word], *, sole: bool = False
+) -> tuple[int, list[int]]:
+    """The user's indexed messages: how many in all, and how many contain each word.
+
+    When the user owns every indexed row (`sole`), SQLite reads the counts from the index's
+    vocabulary instead of counting (a longer word's count is then the sum over the words it
+    starts, an upper bound)."""
+    if sole and _is_sqlite(session):
+        return _vocabulary_counts(session, user_id, words)
     return _counts(session, user_id, words, notes=False)
+
+
+def _vocabulary_counts(session: Session, user_id: str, words: Sequence[Word]) -> tuple[int, list[int]]:
+    exact = text("SELECT doc FROM search_messages_vocab WHERE term = :t")
+    ranged = text("SELECT sum(doc) FROM search_messages_vocab WHERE term >= :t AND term < :end")
+    total = int(session.execute(exact, {"t": owner_token(user_id)}).scalar() or 0)
+    counts = []
+    for word in words:
+        if word.prefix:
+            found = session.execute(ranged, {"t": word.stem, "end": word.stem + "\U0010ffff"}).scalar()
+        else:
+            found = session.execute(exact, {"t": word.stem}).scalar()
+        counts.append(min(int(found or 0), total))
+    return total, counts
 
 
 def note_counts(session: Session, user_id: str, words: Sequence[Word]) -> tuple[int, list[int]]:
@@ -146,9 +179,11 @@ _PG_NOTES = tuple(
 )
 
 
+# CROSS JOIN: SQLite then reads the few messages asked for first, by their keys, and never walks
+# the user's conversations (PostgreSQL plans it as any join).
 _MESSAGE_COLUMNS = (
     "SELECT m.id, m.conversation_id, m.position, m.role, m.content, m.created_at, c.type, c.title "
-    "FROM messages m JOIN conversations c ON c.id = m.conversation_id "
+    "FROM messages m CROSS JOIN conversations c WHERE c.id = m.conversation_id AND "
 )
 
 
@@ -165,7 +200,7 @@ def messages_by_id(session: Session, user_id: str, ids: Sequence[int]) -> list[M
     if not ids:
         return []
     query = text(
-        _MESSAGE_COLUMNS + "WHERE m.id IN :ids AND c.user_id = :u AND m.role IN ('user', 'assistant')"
+        _MESSAGE_COLUMNS + "m.id IN :ids AND c.user_id = :u AND m.role IN ('user', 'assistant')"
     ).bindparams(bindparam("ids", expanding=True))
     return _message_rows(session, query, {"ids": list(ids), "u": user_id})
 
@@ -175,7 +210,7 @@ def messages_around(session: Session, conversation_id: str, positions: Sequence[
     if not positions:
         return []
     query = text(
-        _MESSAGE_COLUMNS + "WHERE m.conversation_id = :c AND m.position IN :p "
+        _MESSAGE_COLUMNS + "m.conversation_id = :c AND m.position IN :p "
         "AND m.role IN ('user', 'assistant') AND m.content <> '' ORDER BY m.position"
     ).bindparams(bindparam("p", expanding=True))
     return _message_rows(session, query, {"c": conversation_id, "p": sorted(set(positions))})

@@ -53,6 +53,8 @@ def _sqlite_statements() -> list[str]:
         f"""CREATE VIRTUAL TABLE search_messages USING fts5(
             content, owner, content='search_message_source', content_rowid='id',
             tokenize='{TOKENIZE}')""",
+        # Per-word document counts, read instead of counted when one user owns every row.
+        "CREATE VIRTUAL TABLE search_messages_vocab USING fts5vocab(search_messages, 'row')",
         f"""CREATE TRIGGER search_messages_ai AFTER INSERT ON messages
             WHEN new.role IN {INDEXED_ROLES} BEGIN
               INSERT INTO search_messages(rowid, content, owner)
@@ -213,5 +215,6 @@ def downgrade() -> None:
         op.execute(f"DROP TRIGGER IF EXISTS {name}")
     op.execute("DROP TABLE IF EXISTS search_notes_fts")
     op.execute("DROP TABLE IF EXISTS search_notes")
+    op.execute("DROP TABLE IF EXISTS search_messages_vocab")
     op.execute("DROP TABLE IF EXISTS search_messages")
     op.execute("DROP VIEW IF EXISTS search_message_source")

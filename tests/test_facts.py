@@ -321,3 +321,23 @@ def test_migration_carries_facts_over_and_back(store: Store, tmp_path: Any) -> N
         kept = conn.execute(text("SELECT id FROM user_facts ORDER BY id")).scalars().all()
     assert kept == ["f1", "f2"]
     store.dispose()
+
+
+def test_a_concurrent_duplicate_insert_becomes_a_merge(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another writer added the same fact between our read and our insert: the database's unique
+    index over current facts refuses the copy and the save reports a merge, not an error."""
+    user = _user(store)
+    with store.write() as session:
+        first = facts_svc.save_fact(session, user, "Runs on Mondays").fact
+    real = facts_svc.find_restated
+    calls: list[int] = []
+
+    def stale_then_real(facts: list[UserFact], text: str) -> UserFact | None:
+        calls.append(1)
+        return None if len(calls) == 1 else real(facts, text)  # the first read misses the other write
+
+    monkeypatch.setattr(facts_svc, "find_restated", stale_then_real)
+    with store.write() as session:
+        change = facts_svc.save_fact(session, user, "runs on mondays")
+        assert change.action == "merged" and change.fact.id == first.id
+    assert _current(store, user) == ["Runs on Mondays"]

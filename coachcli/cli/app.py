@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from coachcli import __version__
+from coachcli.cli.complete import COMPLETE_VAR, InstallCompletionOpt, ShowCompletionOpt, prepare_shells
+from coachcli.cli.complete import attach as attach_completers
 from coachcli.cli.errors import CoachGroup
 from coachcli.cli.state import AppState
 
@@ -48,7 +50,9 @@ def _build(name: str) -> Command:
     module = importlib.import_module(f"coachcli.cli.{COMMANDS[name]}")
     holder = typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
     module.register(holder)
-    return typer.main.get_group(holder).commands[name]
+    command = typer.main.get_group(holder).commands[name]
+    attach_completers(name, command)  # ids, names and settings from the store on Tab
+    return command
 
 
 class LazyCommands(MutableMapping[str, "Command"]):
@@ -91,6 +95,7 @@ class RootGroup(CoachGroup):
 
     def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
         """Arguments that are not UTF-8 (Python keeps them as surrogate escapes) are exit 2, up front."""
+        import os
         import sys
 
         from coachcli.cli.common import check_text
@@ -98,6 +103,8 @@ class RootGroup(CoachGroup):
         from coachcli.errors import UsageError
 
         given = sys.argv[1:] if args is None else list(args)
+        if COMPLETE_VAR in os.environ:  # a Tab press: answered by Typer's shell classes
+            prepare_shells()
         try:
             for position, arg in enumerate(given, 1):
                 check_text(arg, what=f"argument {position}")
@@ -113,7 +120,7 @@ app = typer.Typer(
     help="A command-line AI coaching assistant: one long-running coaching conversation, "
     "specialist agents, and task threads.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=False,  # cli/complete.py's options instead: --show-completion takes a SHELL
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -144,6 +151,8 @@ def root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
+    install_completion: InstallCompletionOpt = False,
+    show_completion: ShowCompletionOpt = None,
 ) -> None:
     """Global options apply to every command."""
     state = AppState(home=home, db=db, user=user)  # checked when settings resolve, naming --user
@@ -152,4 +161,4 @@ def root(
 
 
 def main() -> None:
-    app()
+    app(prog_name="coach")  # also under `python -m coachcli`: completion and help name `coach`

@@ -1,0 +1,232 @@
+"""Shell completion: `--install-completion`, `--show-completion SHELL`, and values from the store.
+
+Typer's completion protocol (`_COACH_COMPLETE=complete_bash` and friends) answers each Tab press.
+Commands are built lazily (cli/app.py), so completers are attached to a command when it is built
+(`attach`), from the table below. A completer opens the store with `store.peek` (never created,
+never migrated, no lock waited for) and runs one small query from `coaching/complete.py`; any
+failure answers nothing, silently: a Tab press must never print an error or hang the shell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+    from typer._click import Command, Context, Parameter
+    from typer._click.shell_completion import CompletionItem
+
+    from coachcli.coaching.complete import Choice
+
+COMPLETE_VAR = "_COACH_COMPLETE"
+HELP_WIDTH = 70
+
+
+class Shell(StrEnum):
+    bash = "bash"
+    zsh = "zsh"
+    fish = "fish"
+    powershell = "powershell"
+    pwsh = "pwsh"
+
+
+def prepare_shells() -> None:
+    """Register Typer's shell classes, with help texts kept plain.
+
+    Typer strips Rich markup from completion help by rendering it with its Rich helpers, which
+    import Rich's Markdown on every Tab press; coach's help texts carry no markup
+    (rich_markup_mode=None), so they only need control characters removed.
+    """
+    from typer import _completion_classes
+    from typer.completion import completion_init
+
+    completion_init()
+    _completion_classes._sanitize_help_text = _plain
+
+
+def _plain(text: str) -> str:
+    from coachcli.cli.output import visible
+
+    flat = visible(" ".join(text.split()), one_line=True)
+    return flat if len(flat) <= HELP_WIDTH else flat[: HELP_WIDTH - 1] + "…"
+
+
+def _install(ctx: typer.Context, param: typer.CallbackParam, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from typer.completion import install_callback
+
+    prepare_shells()
+    install_callback(ctx, param, value)  # detects the shell, writes its rc file, exits
+
+
+def _show(ctx: typer.Context, param: typer.CallbackParam, value: Shell | None) -> None:
+    if value is None or ctx.resilient_parsing:
+        return
+    from typer.completion import show_callback
+
+    prepare_shells()
+    show_callback(ctx, param, value.value)  # prints the script and exits
+
+
+InstallCompletionOpt = Annotated[
+    bool,
+    typer.Option(
+        "--install-completion",
+        callback=_install,
+        expose_value=False,
+        is_eager=True,
+        help="Install completion for your shell (bash, zsh, fish or PowerShell).",
+    ),
+]
+ShowCompletionOpt = Annotated[
+    Shell | None,
+    typer.Option(
+        "--show-completion",
+        metavar="SHELL",
+        callback=_show,
+        expose_value=False,
+        is_eager=True,
+        help="Print the completion script for SHELL (bash, zsh, fish, powershell).",
+    ),
+]
+
+
+# -- values from the store ----------------------------------------------------------------------
+
+Query = Callable[["Session", str, str], "list[Choice]"]
+Completer = Callable[["Context", "Parameter", str], "list[CompletionItem]"]
+
+
+def _items(choices: list[Choice]) -> list[CompletionItem]:
+    from typer._click.shell_completion import CompletionItem
+
+    return [CompletionItem(value, help=_plain(help_text) or None) for value, help_text in choices]
+
+
+def _from_store(query: Query) -> Completer:
+    """A completer running `query(session, handle, typed)` on the store the command line names."""
+
+    def complete(ctx: Context, _param: Parameter, incomplete: str) -> list[CompletionItem]:
+        try:
+            from coachcli import config
+            from coachcli.store.peek import peek
+
+            given = ctx.find_root().params
+            settings = config.resolve(
+                home=given.get("home"), db=given.get("db"), user=given.get("user"), strict=False
+            )
+            with peek(settings.database_url) as session:
+                if session is None:
+                    return []
+                return _items(query(session, settings.user, incomplete))
+        except Exception:  # missing, locked, old or broken: a Tab press shows nothing, says nothing
+            return []
+
+    return complete
+
+
+def _task_threads(session: Session, handle: str, typed: str) -> list[Choice]:
+    from coachcli.coaching.complete import task_threads
+
+    return task_threads(session, handle, typed)
+
+
+def _dispatches(*statuses: str) -> Query:
+    def query(session: Session, handle: str, typed: str) -> list[Choice]:
+        from coachcli.coaching.complete import dispatches
+
+        return dispatches(session, handle, typed, statuses)
+
+    return query
+
+
+def _retryable(session: Session, handle: str, typed: str) -> list[Choice]:
+    from coachcli.coaching.complete import dispatches
+    from coachcli.coaching.dispatch.lifecycle import RETRYABLE
+
+    return dispatches(session, handle, typed, RETRYABLE)
+
+
+def _agents(*, builtin: bool) -> Query:
+    def query(session: Session, _handle: str, typed: str) -> list[Choice]:
+        from coachcli.coaching.complete import agent_names
+
+        return agent_names(session, typed, builtin=builtin)
+
+    return query
+
+
+def _facts(session: Session, handle: str, typed: str) -> list[Choice]:
+    from coachcli.coaching.complete import facts
+
+    return facts(session, handle, typed)
+
+
+def _goals(*statuses: str) -> Query:
+    def query(session: Session, handle: str, typed: str) -> list[Choice]:
+        from coachcli.coaching.complete import goals
+
+        return goals(session, handle, typed, statuses)
+
+    return query
+
+
+def _notes(session: Session, handle: str, typed: str) -> list[Choice]:
+    from coachcli.coaching.complete import memory_notes
+
+    return memory_notes(session, handle, typed)
+
+
+def _setting_names(_ctx: Context, _param: Parameter, incomplete: str) -> list[CompletionItem]:
+    from coachcli.config import KEYS
+
+    return _items([(key.name, key.help) for key in KEYS if key.in_file and key.name.startswith(incomplete)])
+
+
+ANY_GOAL = ("active", "done", "dropped")
+ARG = "ARG"  # the command's first positional argument
+
+# (command path, ARG or an option) -> completer.
+COMPLETERS: dict[tuple[tuple[str, ...], str], Completer] = {
+    (("tasks", "show"), ARG): _from_store(_task_threads),
+    (("dispatches", "approve"), ARG): _from_store(_dispatches("proposed")),
+    (("dispatches", "reject"), ARG): _from_store(_dispatches("proposed")),
+    (("dispatches", "retry"), ARG): _from_store(_retryable),
+    (("dispatch",), "--agent"): _from_store(_agents(builtin=True)),
+    (("agents", "show"), ARG): _from_store(_agents(builtin=True)),
+    (("agents", "rm"), ARG): _from_store(_agents(builtin=False)),
+    (("facts", "rm"), ARG): _from_store(_facts),
+    (("facts", "edit"), ARG): _from_store(_facts),
+    (("goals", "show"), ARG): _from_store(_goals(*ANY_GOAL)),
+    (("goals", "edit"), ARG): _from_store(_goals(*ANY_GOAL)),
+    (("goals", "done"), ARG): _from_store(_goals("active")),
+    (("goals", "drop"), ARG): _from_store(_goals("active")),
+    (("goals", "reopen"), ARG): _from_store(_goals("done", "dropped")),
+    (("log",), "--goal"): _from_store(_goals("active")),
+    (("memory", "rm"), ARG): _from_store(_notes),
+    (("config", "set"), ARG): _setting_names,
+    (("config", "unset"), ARG): _setting_names,
+}
+
+
+def attach(name: str, command: Command) -> None:
+    """Give the freshly built command `name` (and its subcommands) their value completers."""
+    for (path, target), completer in COMPLETERS.items():
+        if path[0] != name:
+            continue
+        found: Any = command
+        for part in path[1:]:
+            found = found.commands.get(part) if hasattr(found, "commands") else None
+        if found is None:
+            continue
+        for param in found.params:
+            if (target == ARG and param.param_type_name == "argument") or target in getattr(
+                param, "opts", ()
+            ):
+                param._custom_shell_complete = completer
+                break

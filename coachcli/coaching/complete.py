@@ -1,0 +1,118 @@
+"""What shell completion offers from the store: ids and names of the user's own rows.
+
+Each function is one small indexed query with a LIMIT, run on every Tab press: (value, help)
+pairs, newest first, whose value starts with what was typed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from coachcli.store.models import (
+    Agent,
+    Conversation,
+    Dispatch,
+    Goal,
+    Memory,
+    User,
+    UserFact,
+)
+
+LIMIT = 50
+Choice = tuple[str, str]  # (value, help)
+
+
+def _user_id(handle: str) -> Any:
+    return select(User.id).where(User.handle == handle).scalar_subquery()
+
+
+def _starting(column: Any, prefix: str) -> Any:
+    return col(column).startswith(prefix.lower(), autoescape=True)
+
+
+def task_threads(session: Session, handle: str, prefix: str) -> list[Choice]:
+    """Task threads under the user's coaching conversation (the parent index, newest first)."""
+    coaching = (
+        select(Conversation.id)
+        .where(Conversation.user_id == _user_id(handle), Conversation.type == "coaching")
+        .scalar_subquery()
+    )
+    query = (
+        select(Conversation.id, Conversation.title)
+        .where(Conversation.parent_id == coaching, _starting(Conversation.id, prefix))
+        .order_by(col(Conversation.created_at).desc())
+        .limit(LIMIT)
+    )
+    return [(id_, title or "") for id_, title in session.exec(query)]
+
+
+def dispatches(session: Session, handle: str, prefix: str, statuses: tuple[str, ...]) -> list[Choice]:
+    """Dispatches in a state the command accepts (approve and reject: proposed; retry: failed…)."""
+    query = (
+        select(Dispatch.id, Dispatch.agent, Dispatch.task)
+        .where(
+            Dispatch.user_id == _user_id(handle),
+            col(Dispatch.status).in_(statuses),
+            _starting(Dispatch.id, prefix),
+        )
+        .order_by(col(Dispatch.created_at).desc())
+        .limit(LIMIT)
+    )
+    return [(id_, f"{agent}: {task}") for id_, agent, task in session.exec(query)]
+
+
+def agent_names(session: Session, prefix: str, *, builtin: bool = True) -> list[Choice]:
+    """Specialists by name: the built-in ones (unless only removable ones are wanted) and the stored."""
+    from coachcli.coaching.agents import BUILTIN_AGENTS
+
+    query = (
+        select(Agent.name, Agent.description)
+        .where(_starting(Agent.name, prefix))
+        .order_by(col(Agent.name))
+        .limit(LIMIT)
+    )
+    stored = [(name, description) for name, description in session.exec(query) if name not in BUILTIN_AGENTS]
+    shipped = [(s.name, s.description) for s in BUILTIN_AGENTS.values() if s.name.startswith(prefix.lower())]
+    return sorted([*(shipped if builtin else []), *stored])
+
+
+def facts(session: Session, handle: str, prefix: str) -> list[Choice]:
+    query = (
+        select(UserFact.id, UserFact.text)
+        .where(
+            UserFact.user_id == _user_id(handle),
+            col(UserFact.superseded_at).is_(None),
+            _starting(UserFact.id, prefix),
+        )
+        .order_by(col(UserFact.created_at).desc())
+        .limit(LIMIT)
+    )
+    return list(session.exec(query))
+
+
+def goals(session: Session, handle: str, prefix: str, statuses: tuple[str, ...]) -> list[Choice]:
+    query = (
+        select(Goal.id, Goal.title)
+        .where(Goal.user_id == _user_id(handle), col(Goal.status).in_(statuses), _starting(Goal.id, prefix))
+        .order_by(col(Goal.created_at).desc())
+        .limit(LIMIT)
+    )
+    return list(session.exec(query))
+
+
+def memory_notes(session: Session, handle: str, prefix: str) -> list[Choice]:
+    """The coach's notes on the user's coaching conversation (the running summary is not removable)."""
+    coaching = (
+        select(Conversation.id)
+        .where(Conversation.user_id == _user_id(handle), Conversation.type == "coaching")
+        .scalar_subquery()
+    )
+    query = (
+        select(Memory.id, Memory.content)
+        .where(Memory.conversation_id == coaching, Memory.kind == "note", _starting(Memory.id, prefix))
+        .order_by(col(Memory.created_at).desc())
+        .limit(LIMIT)
+    )
+    return list(session.exec(query))

@@ -15,6 +15,8 @@ import shutil
 import sqlite3
 import statistics
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +114,7 @@ def search_latency(db: Path, rounds: int) -> list[float]:
 def append_pair(bench: Bench, messages: int) -> Figure:
     """append_message + commit on a store with the index vs the same store without its triggers."""
     from sqlalchemy import delete
+    from sqlmodel import col
 
     from coachcli.coaching.messages import append_message
     from coachcli.store.engine import Store
@@ -135,14 +138,13 @@ def append_pair(bench: Bench, messages: int) -> Figure:
             row = append_message(session, conversation, "user", "How did the long run go this week?")
             session.commit()
             elapsed = time.perf_counter() - start
-            session.execute(delete(Message).where(Message.id == row.id))
+            session.execute(delete(Message).where(col(Message.id) == row.id))
             session.commit()
         return elapsed
 
     try:
-        times = interleave(
-            {name: (lambda s=s: once(s)) for name, s in stores.items()}, bench.reps(300, 40), seed=4
-        )
+        jobs: dict[str, Callable[[], float]] = {name: partial(once, s) for name, s in stores.items()}
+        times = interleave(jobs, bench.reps(300, 40), seed=4)
     finally:
         for store in stores.values():
             store.dispose()

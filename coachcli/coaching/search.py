@@ -126,7 +126,7 @@ class _Scorer:
         self.idf = [math.log(1 + (total - df + 0.5) / (df + 0.5)) for df in doc_counts]
         self.average_length = 1.0
 
-    def set_average(self, lengths: Iterable[int]) -> None:
+    def set_average(self, lengths: Iterable[float]) -> None:
         """The mean length of the candidates stands in for the user's (one scan fewer per search)."""
         values = list(lengths)
         self.average_length = max(sum(values) / len(values), 1.0) if values else 1.0
@@ -205,7 +205,8 @@ def _selective(words: Sequence[Word], doc_counts: Sequence[int]) -> list[Word]:
     words together match fewer messages than the budget.
     """
     order = sorted(range(len(words)), key=lambda i: doc_counts[i])
-    chosen, covered = [], 0
+    chosen: list[Word] = []
+    covered = 0
     for i in order:
         if chosen and covered + doc_counts[i] > CANDIDATE_BUDGET:
             break

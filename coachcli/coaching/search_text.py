@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from coachcli.coaching.search_porter import stem
@@ -69,13 +70,13 @@ class QueryTerm:
         return 0.0
 
 
-Counted = tuple[list[float], int]  # how often each query term occurs in a text, and its length
+Counted = tuple[list[float], float]  # how often each query term occurs in a text, and its length
 
 
 class TermMatcher:
     """Counts the query terms in texts; what each distinct word matches is worked out once."""
 
-    def __init__(self, terms: list[QueryTerm] | tuple[QueryTerm, ...]) -> None:
+    def __init__(self, terms: Sequence[QueryTerm]) -> None:
         self.size = len(terms)
         self.terms = terms
         self._seen: dict[str, tuple[tuple[int, float], ...]] = {}

@@ -196,3 +196,26 @@ def test_if_due_when_not_due_imports_no_model_library(home: Path, tmp_path: Path
         proc, heavy = run_coach(home, tmp_path, *args)
         assert proc.returncode == 0, proc.stderr
         assert heavy == [], args
+
+
+def test_repl_door_shows_status_and_unread_checkins(
+    coach, model_env, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What `coach chat` prints when it opens: one status line, then the unread check-ins as written."""
+    from coachcli.cli.state import AppState
+    from coachcli.cli.status import show_at_door
+
+    assert coach("goals", "add", "Run a 10k").exit_code == 0
+    model_env.queue(text("[bold]Still[/bold] running?"))
+    assert coach("checkin").exit_code == 0
+    capsys.readouterr()
+    show_at_door(AppState())
+    shown = capsys.readouterr()
+    assert "1 active goal" in shown.err and "1 unread check-in" in shown.err
+    assert "[bold]Still[/bold] running?" in shown.out  # literal, never markup
+    model_env.queue(text("Good."))
+    assert coach("chat", "Yes, 5 km").exit_code == 0
+    capsys.readouterr()
+    show_at_door(AppState())
+    shown = capsys.readouterr()
+    assert "unread" not in shown.err and shown.out == ""

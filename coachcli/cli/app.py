@@ -42,7 +42,9 @@ COMMANDS = {
     "config": "config_cmd",
     "db": "db",
     "worker": "worker",
+    "version": "version",
 }
+ARGV_KEY = "coach.argv"
 
 
 def _build(name: str) -> Command:
@@ -90,6 +92,10 @@ class RootGroup(CoachGroup):
         super().__init__(*args, **kwargs)
         self.commands = LazyCommands(self.commands)
 
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        ctx.meta[ARGV_KEY] = tuple(args)  # for `--version -v` (see _version)
+        return super().parse_args(ctx, args)
+
     def list_commands(self, ctx: Context) -> list[str]:
         return list(self.commands)  # the names only: nothing is built to list them
 
@@ -127,10 +133,21 @@ app = typer.Typer(
 )
 
 
-def _version(value: bool) -> None:
-    if value:
+VERBOSE_FLAGS = ("-v", "--verbose")
+
+
+def _version(ctx: typer.Context, value: bool) -> None:
+    """Plain --version prints at once; with -v anywhere on the line, also Python, litellm, platform.
+    Eager callbacks run before -v's value is known, so the line itself is asked."""
+    if not value or ctx.resilient_parsing:
+        return
+    if any(arg in VERBOSE_FLAGS for arg in ctx.meta.get(ARGV_KEY, ())):
+        from coachcli.cli.version import version_lines
+
+        print("\n".join(version_lines(verbose=True)))
+    else:
         print(f"coach {__version__}")
-        raise typer.Exit()
+    raise typer.Exit()
 
 
 @app.callback()
@@ -150,6 +167,9 @@ def root(
     ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="With --version: also Python, litellm and the platform.")
     ] = False,
     install_completion: InstallCompletionOpt = False,
     show_completion: ShowCompletionOpt = None,

@@ -37,7 +37,7 @@ CONTEXT_WEIGHT = 0.5
 CONTEXT_TURNS = 2
 CONTEXT_DECAY = 0.5
 CANDIDATE_BUDGET = 5_000  # messages the candidate words may match together (see _selective)
-CANDIDATES = 50  # messages taken from the index before re-ranking (more when the limit is larger)
+CANDIDATES = 100  # messages taken from the index before re-ranking (more when the limit is larger)
 WINDOW = CONTEXT_TURNS  # positions fetched around each candidate (farther turns count as absent)
 
 

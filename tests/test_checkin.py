@@ -81,7 +81,7 @@ def test_checkin_flow_schedule_and_unread(coach, model_env, store) -> None:
     status = ok(coach("status", "--json"))
     assert status["unread_checkins"] == 1 and status["last_checkin_at"] is not None
     history = coach("history", "-n", "1")
-    assert first["reply"] in history.stdout
+    assert "coach · check-in" in history.stdout and first["reply"] in history.stdout
 
     # Not due again for a day: exit 0, nothing printed (or the skip document), no model call.
     calls = len(model_env.requests)

@@ -43,7 +43,7 @@ def history_cmd(
         return
     console = out()
     for m in shown:
-        label = "you" if m.role == "user" else "coach"
+        label = "you" if m.role == "user" else "coach · check-in" if m.kind == "checkin" else "coach"
         mark = " (interrupted)" if m.status == "interrupted" else ""
         console.print(styled((label, "bold"), " ", (f"{when(m.created_at)}{mark}", "dim")))
         if not console.is_terminal:  # a pipe gets the text as written, never re-wrapped

@@ -7,7 +7,7 @@ Imports under `if TYPE_CHECKING:` never run and are left out of the cycle check.
 
 The layer rules:
 - `coachcli/cli/` parses and renders. At run time it may reach the store only through the
-  plumbing that opens it and keeps its schema (`store.engine`, `store.migrate`,
+  plumbing that opens it and keeps its schema (`store.engine`, `store.peek`, `store.migrate`,
   `store.maintenance`, `store.types`); never `sqlalchemy`/`sqlmodel` (queries, `select`, `text`,
   sessions' internals) or the table models and raw SQL of `store/` (`store.models`,
   `store.search_sql`, …). Type-only imports of the models are fine: they name what a service
@@ -33,6 +33,7 @@ CLI_STORE_PLUMBING = {
     "coachcli.store.engine",
     "coachcli.store.migrate",
     "coachcli.store.maintenance",
+    "coachcli.store.peek",  # a read-only session for shell completion
     "coachcli.store.types",
 }
 SQL_LIBRARIES = ("sqlalchemy", "sqlmodel")

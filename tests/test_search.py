@@ -310,3 +310,18 @@ def test_the_coach_searches_history_with_a_tool(store: Store, coach: Any, model_
     assert again[0]["content"] == "Good luck with it."
     assert all(h["role"] in ("user", "assistant") for h in again)  # tool results are not indexed
     assert not any("results for" in h["content"] for h in again)
+
+
+def test_vocabulary_counts_agree_with_counting(store: Store) -> None:
+    """A sole user's counts come from the index vocabulary (SQLite); they must equal real counts."""
+    from coachcli.coaching.search_text import query_terms
+    from coachcli.store import search_sql
+
+    _talk(store, "tester", [("user", KNEE), ("user", "knee again"), ("assistant", "started running")])
+    words = [search_sql.Word(t.word, False, t.stem) for t in query_terms("knee start running monday")]
+    with store.read_session() as session:
+        user = get_or_create_user(session, "tester")
+        assert search_sql.sole_owner(session, user.id)
+        fast = search_sql.message_counts(session, user.id, words, sole=True)
+        counted = search_sql.message_counts(session, user.id, words, sole=False)
+    assert fast == counted == (3, [2, 2, 1, 1])

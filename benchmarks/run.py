@@ -31,6 +31,7 @@ MODULES = (
     "bench_render",
     "bench_import",
     "bench_goals",
+    "bench_usage",
     "bench_worker",
     "bench_search",
     "recall",

@@ -325,3 +325,16 @@ def test_vocabulary_counts_agree_with_counting(store: Store) -> None:
         fast = search_sql.message_counts(session, user.id, words, sole=True)
         counted = search_sql.message_counts(session, user.id, words, sole=False)
     assert fast == counted == (3, [2, 2, 1, 1])
+
+
+def test_accents(store: Store) -> None:
+    """Typed with its accents a word is found on both engines; without them on SQLite only
+    (FTS5 folds diacritics; PostgreSQL's english configuration keeps them)."""
+    _talk(store, "tester", [("user", "Café crème with Zoë")], thread="one")
+    _talk(store, "tester", [("user", "plain cafe talk")], thread="two")
+    assert {h.content for h in _find(store, "tester", "Zoë café")} == {
+        "Café crème with Zoë",
+        "plain cafe talk",
+    }
+    folded = {h.content for h in _find(store, "tester", "zoe")}
+    assert folded == (set() if store.dialect == "postgresql" else {"Café crème with Zoë"})

@@ -105,7 +105,7 @@ def search(
         raise UsageError(f"unknown --type {sorted(unknown)[0]!r}: use one of {', '.join(TYPE_FILTERS)}.")
     if user is None:
         return []
-    words = [Word(t.word, t.prefix, t.stem) for t in terms]
+    words = [Word(t.word, t.prefix, t.stem, t.typed) for t in terms]
     hits: list[Hit] = []
     if wanted & {"message", "task"}:
         hits += _message_hits(session, user, terms, words, limit, wanted)

@@ -50,16 +50,12 @@ def words(text: str) -> list[str]:
     return _WORD.findall(fold(text))
 
 
-def stems(text: str) -> list[str]:
-    """The stemmed words of a stored text, stop words included (they still make it longer)."""
-    return [stem(word) for word in words(text)]
-
-
 @dataclass(frozen=True)
 class QueryTerm:
     word: str  # as typed (folded): what the engines are given, each stems it its own way
     stem: str  # the Porter stem, for re-ranking
     prefix: bool  # also match longer words that start with the stem
+    typed: str = ""  # lower case with its accents, when it had any (PostgreSQL keeps accents)
 
     def matches(self, token_stem: str) -> float:
         """How much a stored word counts for this term: 1 for the word, 0.5 for a longer one."""
@@ -102,17 +98,27 @@ def query_terms(query: str) -> list[QueryTerm]:
     """The distinct searchable words of a query, in order (at most MAX_TERMS)."""
     terms: list[QueryTerm] = []
     seen: set[str] = set()
-    for word in words(query[:100_000]):
+    for typed, word in _typed_words(query[:100_000]):
         if word in STOP_WORDS or (len(word) == 1 and not word.isdigit()):
             continue
         stemmed = stem(word)
         if stemmed in seen:
             continue
         seen.add(stemmed)
-        terms.append(QueryTerm(word, stemmed, prefix=stemmed == word and len(word) >= MIN_PREFIX))
+        prefix = stemmed == word and len(word) >= MIN_PREFIX
+        terms.append(QueryTerm(word, stemmed, prefix, typed if typed != word else ""))
         if len(terms) == MAX_TERMS:
             break
     return terms
+
+
+def _typed_words(text: str) -> list[tuple[str, str]]:
+    """(as typed in lower case, folded) for each word of `text`."""
+    pairs = []
+    for typed in _WORD.findall(text.lower()):
+        folded = _WORD.findall(fold(typed))
+        pairs += [(typed, folded[0])] if len(folded) == 1 else [(part, part) for part in folded]
+    return pairs
 
 
 def match_spans(text: str, terms: list[QueryTerm]) -> list[tuple[int, int]]:

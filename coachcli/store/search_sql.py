@@ -32,6 +32,7 @@ class Word:
     text: str
     prefix: bool
     stem: str  # the Porter stem, as the SQLite index stores the word
+    typed: str = ""  # with its accents, if it had any: PostgreSQL's english configuration keeps them
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def _fts_query(user_id: str | None, words: Sequence[Word]) -> str:
 
 
 def _ts_query(words: Sequence[Word]) -> str:
-    return " | ".join(w.text + (":*" if w.prefix else "") for w in words)
+    return " | ".join(form + (":*" if w.prefix else "") for w in words for form in (w.text, w.typed) if form)
 
 
 def _is_sqlite(session: Session) -> bool:

@@ -114,7 +114,8 @@ def _print_table(rows: list[UsageRow], by: By) -> None:
 
 
 def budget_line(spend: MonthSpend) -> str:
-    unpriced = f" (+{spend.unpriced} calls of unknown price)" if spend.unpriced else ""
+    calls = "call" if spend.unpriced == 1 else "calls"
+    unpriced = f" (+{spend.unpriced} {calls} of unknown price)" if spend.unpriced else ""
     return (
         f"This month: {usd(spend.cost_usd)} of the ${spend.budget_usd:g} monthly budget "
         f"({spend.share:.0%}){unpriced}."

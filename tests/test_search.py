@@ -338,3 +338,15 @@ def test_accents(store: Store) -> None:
     }
     folded = {h.content for h in _find(store, "tester", "zoe")}
     assert folded == (set() if store.dialect == "postgresql" else {"Café crème with Zoë"})
+
+
+def test_candidates_come_from_the_rarest_words_that_occur(store: Store, monkeypatch: Any) -> None:
+    """With a small candidate budget, a common word still finds messages when the rarer query
+    words occur nowhere."""
+    import coachcli.coaching.search as search_module
+
+    monkeypatch.setattr(search_module, "CANDIDATE_BUDGET", 2)
+    _talk(store, "tester", [("user", f"running day {i}") for i in range(5)], thread="runs")
+    _talk(store, "tester", [("user", "a rare word: zucchini, and running")], thread="rare")
+    assert len(_find(store, "tester", "xyzzy running", limit=10)) == 6
+    assert _find(store, "tester", "zucchini running")[0].content == "a rare word: zucchini, and running"

@@ -204,7 +204,7 @@ def _selective(words: Sequence[Word], doc_counts: Sequence[int]) -> list[Word]:
     every message it is in costs time: such words only re-rank. Every word counts when the
     words together match fewer messages than the budget.
     """
-    order = sorted(range(len(words)), key=lambda i: doc_counts[i])
+    order = sorted((i for i in range(len(words)) if doc_counts[i]), key=lambda i: doc_counts[i])
     chosen: list[Word] = []
     covered = 0
     for i in order:

@@ -23,7 +23,6 @@ from coachcli.store import search_sql
 from coachcli.store.models import User
 from coachcli.store.search_sql import MessageRow, NoteRow, Word
 
-HIT_TYPES = ("message", "fact", "memory", "progress")
 TYPE_FILTERS = ("message", "task", "fact", "memory", "progress")  # `task`: messages of task threads
 MAX_LIMIT = 200
 MAX_CONTEXT = 10

@@ -19,6 +19,8 @@ from core import COACH, PYTHON, Bench, Case, Figure, Outcome, interleave, progre
 
 LLM_VENV = Path.home() / ".cache" / "coachcli-bench" / "llm-venv"
 DISPATCH = [COACH, "dispatch", "Plan a gentle week of running", "--agent", "planner"]
+# What a one-shot chat loads besides what `coach tasks list` loads: the coaching turn's modules.
+TURN_IMPORTS = "import coachcli.cli.app, coachcli.cli.chat, coachcli.cli.turn, coachcli.coaching.chat"
 
 
 def llm_command(bench: Bench, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
@@ -78,6 +80,7 @@ def worker(bench: Bench) -> Outcome:
             "checkin": lambda: procs.run([COACH, "checkin"], env),
             "tasks": lambda: procs.run([COACH, "tasks", "list"], env),
             "llm": lambda: procs.run(llm, llm_env),
+            "imports": lambda: procs.run([PYTHON, "-c", TURN_IMPORTS], env),
         }
         try:
             jobs["checkin"]()
@@ -101,13 +104,31 @@ def worker(bench: Bench) -> Outcome:
                 Figure.paired("`coach checkin`, warm worker", "s", wall["checkin"], *tasks, 1.3)
             )
         cpu = {name: statistics.median(r.cpu for r in results) for name, results in runs.items()}
-        outcome.context.append(
+        imports = statistics.median(wall["imports"]) / statistics.median(wall["tasks"])
+        outcome.context += [
             [
                 'CPU (user+sys) of `coach chat "hi"` (warm worker) / `coach tasks list` / `llm`',
                 f"{cpu['chat']:.3f} s / {cpu['tasks']:.3f} s / {cpu['llm']:.3f} s",
                 f"{cpu['chat'] / cpu['tasks']:.2f}× / {cpu['chat'] / cpu['llm']:.2f}×",
-            ]
-        )
+            ],
+            [
+                f"`python -c '{TURN_IMPORTS}'` (a chat's imports: no store, no model) / tasks list",
+                f"{statistics.median(wall['imports']):.3f} s",
+                f"{imports:.2f}×",
+            ],
+        ]
+        missed = [f for f in outcome.figures if f.passed is False and f.baseline_name == tasks[1]]
+        if missed:
+            outcome.notes.append(
+                "- **Warm-worker commands vs `coach tasks list` ("
+                + ", ".join(f"{f.ratio:.2f}×" for f in missed)
+                + ", target 1.30×).** None of them imports litellm (the worker makes the call), so "
+                "what remains is the command's own work: importing only the modules of a coaching "
+                f"turn, with no store and no model call, took {imports:.2f}× a whole `coach tasks "
+                f"list` in the same rounds, and a turn then saves the message and the reply (two "
+                f"commits) and fits the window (token counts asked of the worker). CPU: "
+                f"{cpu['chat'] / cpu['tasks']:.2f}× for chat."
+            )
 
         pid = worker_pid(env)
         if pid:

@@ -150,9 +150,10 @@ def _message_hits(
 ) -> list[Hit]:
     sole = search_sql.sole_owner(session, user.id)
     total, doc_counts = search_sql.message_counts(session, user.id, words, sole=sole)
-    ids = search_sql.message_candidates(
-        session, user.id, _selective(words, doc_counts), max(CANDIDATES, 5 * limit), sole=sole
-    )
+    selective = _selective(words, doc_counts)
+    if not selective:  # none of the words is in any of the user's messages
+        return []
+    ids = search_sql.message_candidates(session, user.id, selective, max(CANDIDATES, 5 * limit), sole=sole)
     if not ids:
         return []
     matched = search_sql.messages_by_id(session, user.id, ids)

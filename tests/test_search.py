@@ -350,3 +350,22 @@ def test_candidates_come_from_the_rarest_words_that_occur(store: Store, monkeypa
     _talk(store, "tester", [("user", "a rare word: zucchini, and running")], thread="rare")
     assert len(_find(store, "tester", "xyzzy running", limit=10)) == 6
     assert _find(store, "tester", "zucchini running")[0].content == "a rare word: zucchini, and running"
+
+
+def test_every_index_trigger_survives_to_the_head_schema(store: Store) -> None:
+    """A later migration that copies a table (SQLite batch mode) drops its triggers silently,
+    and the index would stop following that table: the head schema must still have them all."""
+    if not store.is_sqlite:
+        return
+    from sqlalchemy import text
+
+    expected = {
+        f"search_{table}_{op}"
+        for table in ("user_facts", "memories", "progress")
+        for op in ("ai", "au", "ad")
+    }
+    expected |= {f"search_{table}_{op}" for table in ("messages", "notes") for op in ("ai", "au", "ad")}
+    expected |= {"search_conversations_bd"}
+    with store.engine.connect() as conn:
+        found = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
+    assert expected <= found

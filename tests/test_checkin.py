@@ -10,9 +10,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from scripted_server import error, text
+from scripted_server import error, text, tool_call
 from sqlmodel import select
 
+from coachcli.coaching.checkin import CHECKIN_CUE
 from coachcli.store.models import Checkin, Message, Progress
 from coachcli.store.types import utcnow
 
@@ -70,7 +71,8 @@ def test_checkin_flow_schedule_and_unread(coach, model_env, store) -> None:
     assert "This turn is a check-in" in system and "exactly one concrete question" in system
     assert "Ran 5 km" in system and "Run a 10k" in system
     assert "have not answered" not in system
-    assert not any(m["role"] == "user" for m in request[1:])  # the coach writes first
+    # The coach writes first: the only user message is the unsaved cue, and it ends the request.
+    assert request[1:] == [{"role": "user", "content": CHECKIN_CUE}]
 
     with store.read_session() as session:
         saved = session.exec(select(Message).where(Message.kind == "checkin")).one()
@@ -105,6 +107,37 @@ def test_checkin_flow_schedule_and_unread(coach, model_env, store) -> None:
     system = model_env.requests[-1]["messages"][0]["content"]
     progress_part = system.split("Progress logged since the last check-in", 1)[1]
     assert "Ran 8 km" in progress_part and "Ran 5 km" not in progress_part
+
+
+def test_checkin_requests_end_with_a_user_message_never_saved(coach, model_env, store) -> None:
+    """Strict providers reject a request without a user message and continue a trailing
+    assistant message as a prefill: a check-in after the coach's own reply sends the cue after
+    the history, in every round (before the turn's tool call), and stores none of it."""
+    model_env.queue(text("Hi! What shall we work on?"))
+    assert coach("chat", "hello").exit_code == 0
+    model_env.queue(
+        tool_call("remember_fact", {"fact": "Prefers mornings"}, call_id="call_cue1"),
+        text("Mornings it is. How did today start?"),
+    )
+    assert ok(coach("checkin", "--json"))["reply"] == "Mornings it is. How did today start?"
+
+    first, second = (r["messages"] for r in model_env.requests[-2:])
+    cue = {"role": "user", "content": CHECKIN_CUE}
+    assert [m["role"] for m in first[1:]] == ["user", "assistant", "user"]
+    assert first[-1] == cue and first[2]["content"] == "Hi! What shall we work on?"
+    assert second[1:4] == first[1:]  # the cue keeps its place: before the turn's tool call and result
+    assert [m["role"] for m in second[4:]] == ["assistant", "tool"]
+
+    with store.read_session() as session:
+        saved = list(session.exec(select(Message).order_by(Message.id)))
+    assert [(m.role, m.kind) for m in saved] == [
+        ("user", None),
+        ("assistant", None),
+        ("assistant", "checkin"),
+        ("tool", None),
+        ("assistant", "checkin"),
+    ]
+    assert not any(CHECKIN_CUE in (m.content or "") for m in saved)
 
 
 def test_checkin_every_setting(coach, model_env, store, monkeypatch: pytest.MonkeyPatch) -> None:

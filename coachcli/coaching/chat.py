@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session
 
 from coachcli.coaching.agents import list_agents
-from coachcli.coaching.context import Budget, TokenCounter, budget_for, fit_history
+from coachcli.coaching.context import Budget, Cue, TokenCounter, budget_for, fit_history
 from coachcli.coaching.conversations import get_or_create_coaching, list_task_threads
 from coachcli.coaching.facts import list_facts
 from coachcli.coaching.goals import goal_briefs
@@ -90,18 +90,21 @@ class CoachingTurn:
         anchor: int | None,
         instruction: str | None = None,
         reply_fields: Mapping[str, Any] | None = None,
+        cue: str | None = None,
     ) -> TurnResult:
         """The model loop: call, store the reply, run its tools, until the model answers.
 
         `run` calls it after saving the person's message (the anchor). A coach-initiated turn (a
         check-in) calls it directly: no new user message, `instruction` appended to the system
-        prompt, `reply_fields` (e.g. kind="checkin") stored on the assistant messages, and as
-        anchor the message it follows (None: no reset check).
+        prompt, `reply_fields` (e.g. kind="checkin") stored on the assistant messages, as anchor
+        the message it follows (None: no reset check), and `cue`, a user message sent after that
+        anchor but never saved, so every request ends with a user message (see `Cue`).
         """
         self.client.check_credentials()
         budget = budget_for(self.client, self.context_tokens)
         result = TurnResult(conversation_id=conversation_id, reply="", model=self.client.model)
         turn = _Turn(self, user, conversation_id, anchor, instruction, dict(reply_fields or {}))
+        turn.cue = Cue(cue, after=anchor) if cue else None
         try:
             for _ in range(MAX_TOOL_ROUNDS):
                 completion = turn.call(budget, result)
@@ -136,6 +139,7 @@ class _Turn:
         self.anchor = anchor
         self.instruction = instruction
         self.reply_fields = reply_fields
+        self.cue: Cue | None = None  # set by a turn the coach starts
 
     def guard(self) -> None:
         """Lock the conversation row and check the anchor; raise when the conversation was reset."""
@@ -155,6 +159,7 @@ class _Turn:
             self.system_prompt,
             self.owner.counter,
             self.guard,
+            self.cue,
         )
         session.commit()  # no lock is held while the model streams
         try:

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 MAX_PROGRESS_SHOWN = 12  # progress notes since the last check-in, newest kept
 MAX_NOTE_CHARS = 300
 UNANSWERED_GENTLE = 2  # after this many unanswered check-ins the tone changes
+# Sent in the person's place (never saved): a request must end with a user message.
+CHECKIN_CUE = "(Scheduled check-in: the person has not written. Write the check-in now.)"
 
 
 @dataclass
@@ -208,7 +210,12 @@ def run_checkin(
             context_tokens=context_tokens,
         )
         result = turn.respond(
-            user, coaching.id, anchor=anchor, instruction=instruction, reply_fields={"kind": "checkin"}
+            user,
+            coaching.id,
+            anchor=anchor,
+            instruction=instruction,
+            reply_fields={"kind": "checkin"},
+            cue=CHECKIN_CUE,
         )
     except BaseException:
         session.rollback()

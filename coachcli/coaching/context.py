@@ -26,6 +26,22 @@ KEEP_AFTER_FOLD = 0.6  # after folding, history fills at most this share: no fol
 MIN_HISTORY_TOKENS = 128
 
 
+@dataclass(frozen=True)
+class Cue:
+    """A user message sent after the history but never saved, for a turn the coach starts.
+
+    Strict providers (Anthropic) reject a request without a user message and take a trailing
+    assistant message as a prefill to continue, so a coach-started request still needs one. It
+    stands where the person would have written: after message `after` (None: before every
+    message), ahead of the turn's own replies and tool results."""
+
+    text: str
+    after: int | None
+
+    def request(self) -> dict[str, Any]:
+        return {"role": "user", "content": self.text}
+
+
 @dataclass
 class Budget:
     window: int
@@ -98,15 +114,18 @@ def fit_history(
     system_prompt: Callable[[], str],
     counter: TokenCounter,
     guard: Callable[[], None] | None = None,
+    cue: Cue | None = None,
 ) -> list[dict[str, Any]]:
     """The request for the next turn: system prompt plus as much recent history as fits.
 
     `guard` runs before each summary is saved (a turn checks there that the conversation was not
-    reset meanwhile; a stale summary would hide the fresh conversation's first messages)."""
+    reset meanwhile; a stale summary would hide the fresh conversation's first messages).
+    `cue`, when given, is placed in the request (and counted) but not saved."""
     tools_tokens = counter.request([{"role": "system", "content": str(schemas())}])
+    cue_tokens = counter.request([cue.request()]) if cue else 0
     for _ in range(4):
         system = {"role": "system", "content": system_prompt()}
-        room = budget.prompt - tools_tokens - counter.request([system])
+        room = budget.prompt - tools_tokens - cue_tokens - counter.request([system])
         if room < MIN_HISTORY_TOKENS:
             raise CoachError(
                 f"the model's window ({budget.window} tokens) is too small for the coach's prompt: "
@@ -117,7 +136,7 @@ def fit_history(
         pending = list_messages(session, conversation_id, after=after)
         start = _split(pending, room, counter.message)
         if start == 0:
-            return [system, *(to_request(m) for m in pending)]
+            return [system, *_with_cue([to_request(m) for m in pending], pending, cue)]
         if start >= len(pending):
             raise CoachError(
                 f"the latest message is longer than the model's window allows ({budget.window} tokens): "
@@ -127,6 +146,14 @@ def fit_history(
         fold_to = max(start, min(target, len(pending) - 1))
         fold(session, user, conversation_id, client, budget, pending[:fold_to], guard)
     raise CoachError("could not fit the conversation into the model's window: raise context_tokens.")
+
+
+def _with_cue(items: list[dict[str, Any]], kept: list[Message], cue: Cue | None) -> list[dict[str, Any]]:
+    """`items` (the requests of `kept`) with the cue before the first message of the turn."""
+    if cue is None:
+        return items
+    at = next((i for i, m in enumerate(kept) if cue.after is None or (m.id or 0) > cue.after), len(kept))
+    return [*items[:at], cue.request(), *items[at:]]
 
 
 def _line(message: Message, limit: int) -> str:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from coachcli.cli.common import JsonOpt
-from coachcli.cli.output import emit_json, note, out
+from coachcli.cli.output import emit_json, note, out, print_columns
 from coachcli.cli.state import state
 
 if TYPE_CHECKING:
@@ -91,26 +91,20 @@ def _row_json(row: UsageRow) -> dict[str, object]:
 
 
 def _print_table(rows: list[UsageRow], by: By) -> None:
-    from rich.table import Table
-
+    """Aligned columns with a totals row, numbers to the right. print_columns, not Rich's Table:
+    a year by day is ~400 rows, and Rich lays out each cell at about a millisecond a row."""
     from coachcli.coaching.usage import total
 
-    table = Table(box=None, pad_edge=False, show_footer=True)
-    sums = total(rows)
-    table.add_column(by.value.upper(), footer="total")
-    for name, footer in (
-        ("REQUESTS", f"{sums.requests:,}"),
-        ("INPUT TOKENS", f"{sums.input_tokens:,}"),
-        ("OUTPUT TOKENS", f"{sums.output_tokens:,}"),
-        ("COST", usd(sums.cost_usd)),
-    ):
-        table.add_column(name, justify="right", footer=footer)
-    for row in rows:
-        key = row.key if row.key is not None else NO_AGENT
-        table.add_row(
-            key, f"{row.requests:,}", f"{row.input_tokens:,}", f"{row.output_tokens:,}", usd(row.cost_usd)
-        )
-    out().print(table)
+    headers = (by.value.upper(), "REQUESTS", "INPUT TOKENS", "OUTPUT TOKENS", "COST")
+    cells = [_cells(row.key if row.key is not None else NO_AGENT, row) for row in rows]
+    cells.append(_cells("total", total(rows)))
+    widths = [max(len(headers[i]), *(len(c[i]) for c in cells)) for i in range(len(headers))]
+    right = [[c[0], *(c[i].rjust(widths[i]) for i in range(1, len(c)))] for c in [list(headers), *cells]]
+    print_columns(right[0], right[1:])
+
+
+def _cells(key: str, row: UsageRow) -> list[str]:
+    return [key, f"{row.requests:,}", f"{row.input_tokens:,}", f"{row.output_tokens:,}", usd(row.cost_usd)]
 
 
 def budget_line(spend: MonthSpend) -> str:

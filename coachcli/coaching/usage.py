@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, nulls_first, select, update
 from sqlalchemy.engine import CursorResult
 from sqlmodel import Session, col, or_
 
@@ -94,8 +94,8 @@ def usage_report(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> list[UsageRow]:
-    """The user's calls in [since, until), one grouped query; weeks are folded from days here,
-    the same on every database. Days and models sort ascending, the rest by cost."""
+    """The user's calls in [since, until), one grouped query, by key (calls without an agent
+    first); weeks are folded from days here, the same on every database."""
     if by not in GROUPINGS:
         raise ValueError(f"unknown grouping {by!r}")
     key = _day(session) if by in ("day", "week") else getattr(ModelCall, by)
@@ -111,7 +111,7 @@ def usage_report(
         .join(User, col(User.id) == col(ModelCall.user_id))
         .where(col(User.handle) == handle)
         .group_by(key)
-        .order_by(key)
+        .order_by(nulls_first(key))
     )
     if since is not None:
         query = query.where(col(ModelCall.created_at) >= since)

@@ -356,7 +356,18 @@ class ModelCall(SQLModel, table=True):
     __tablename__ = "model_calls"
     __table_args__ = (
         CheckConstraint(_in("kind", MODEL_CALL_KINDS), name="kind"),
-        Index("ix_model_calls_user_created", "user_id", "created_at"),
+        # Covers every column `coach usage` sums: the report reads this index alone, never the table.
+        Index(
+            "ix_model_calls_user_created",
+            "user_id",
+            "created_at",
+            "kind",
+            "model",
+            "agent",
+            "input_tokens",
+            "output_tokens",
+            "cost_usd",
+        ),
     )
 
     id: int | None = Field(default=None, sa_column=Column(Integer, primary_key=True))

@@ -20,6 +20,18 @@ down_revision = "0004_search_index"
 branch_labels = None
 depends_on = None
 
+# The report's index covers every column it sums: `coach usage` reads the index alone, in order,
+# never the table (at 50,000 calls of one user, about half the query's time).
+REPORT_COLUMNS = (
+    "user_id",
+    "created_at",
+    "kind",
+    "model",
+    "agent",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+)
 KIND_CHECK = "kind IN ('chat', 'checkin', 'summary', 'pick', 'dispatch', 'review')"
 
 BACKFILL_MESSAGES = """
@@ -77,7 +89,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_model_calls")),
     )
-    op.create_index("ix_model_calls_user_created", "model_calls", ["user_id", "created_at"], unique=False)
+    op.create_index("ix_model_calls_user_created", "model_calls", list(REPORT_COLUMNS), unique=False)
     op.create_index("ix_model_calls_conversation_id", "model_calls", ["conversation_id"], unique=False)
     op.create_index("ix_model_calls_dispatch_id", "model_calls", ["dispatch_id"], unique=False)
     # The day `coach chat` last warned about the monthly budget: one warning a day.

@@ -508,6 +508,48 @@ def test_reset_clears_history_but_not_facts(coach: Any, model_env: ScriptedServe
 # -- the window ---------------------------------------------------------------------------------
 
 
+def test_window_smaller_than_the_prompt_names_the_setting_and_its_minimum(
+    coach: Any, model_env: ScriptedServer, store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The prompt and tools take about 1,300 tokens: a smaller context_tokens is the person's
+    setting to fix (exit 2, one line, the minimum), the message is kept, and the minimum works."""
+    import re
+
+    monkeypatch.setenv("COACH_CONTEXT_TOKENS", "1000")
+    run = coach("chat", "Plan my week, please.")
+    assert run.exit_code == 2 and run.stdout == ""
+    line = one_error_line(run.stderr)
+    assert "context_tokens (1000) is too small" in line
+    least = int(re.search(r"raise it to at least (\d+) ", line).group(1))
+    assert least > 1000 and f"coach config set context_tokens {least}" in line
+    assert model_env.requests == []  # no truncated request was sent
+    assert [m.content for m in coaching_messages(store)] == ["Plan my week, please."]
+
+    monkeypatch.setenv("COACH_CONTEXT_TOKENS", str(least - 1))
+    assert coach("chat", "Again?").exit_code == 2
+    monkeypatch.setenv("COACH_CONTEXT_TOKENS", str(least))
+    model_env.queue(text("Three runs and a rest day."))
+    assert coach("chat", "And now?").exit_code == 0
+    assert model_env.requests[-1]["messages"][-1]["content"] == "And now?"
+    assert [m.content for m in coaching_messages(store)] == [
+        "Plan my week, please.",
+        "Again?",
+        "And now?",
+        "Three runs and a rest day.",
+    ]
+
+
+def test_model_window_smaller_than_the_prompt_is_one_line_naming_the_model() -> None:
+    """Without context_tokens the window is the model's: not the person's setting (exit 1)."""
+    from coachcli.coaching.context import Budget, too_small
+    from coachcli.errors import UsageError
+
+    error = too_small(Budget(window=1000, reply=250, model_reply=250), 1318, "tiny/model")
+    assert not isinstance(error, UsageError) and error.exit_code == 1
+    assert error.message.startswith("tiny/model's window (1000 tokens, 250 kept for the reply)")
+    assert "\n" not in error.message
+
+
 def test_very_long_conversation_fits_the_window(
     coach: Any, model_env: ScriptedServer, store: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,7 +17,7 @@ from coachcli.coaching.messages import list_messages
 from coachcli.coaching.prompts import SUMMARY_PROMPT
 from coachcli.coaching.tools.registry import schemas
 from coachcli.coaching.usage import record_call
-from coachcli.errors import CoachError
+from coachcli.errors import CoachError, UsageError
 from coachcli.llm.client import LLMClient
 from coachcli.store.models import Message, User
 
@@ -46,6 +46,8 @@ class Cue:
 class Budget:
     window: int
     reply: int
+    model_reply: int = 0  # the model's own reply room (what `reply` is capped from)
+    setting: bool = False  # the window is the person's `context_tokens`, not the model's
 
     @property
     def prompt(self) -> int:
@@ -55,9 +57,43 @@ class Budget:
 def budget_for(client: LLMClient, context_tokens: int | None) -> Budget:
     window, reply = client.context_window()
     if context_tokens:
-        window = context_tokens
-        reply = min(reply, context_tokens // 4)
-    return Budget(window=window, reply=reply)
+        return _with_setting(context_tokens, reply)
+    return Budget(window=window, reply=reply, model_reply=reply)
+
+
+def _with_setting(context_tokens: int, model_reply: int) -> Budget:
+    return Budget(context_tokens, min(model_reply, context_tokens // 4), model_reply, setting=True)
+
+
+def smallest_setting(model_reply: int, prompt_tokens: int) -> int:
+    """The smallest `context_tokens` that leaves `prompt_tokens` for the request."""
+    low, high = 1, prompt_tokens + model_reply + SAFETY_TOKENS  # `high` always leaves enough
+    while low < high:  # the prompt share never shrinks as the window grows
+        middle = (low + high) // 2
+        if _with_setting(middle, model_reply).prompt >= prompt_tokens:
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def too_small(budget: Budget, fixed: int, model: str) -> CoachError:
+    """The one-line error for a window that cannot hold the prompt and tools (`fixed` tokens)
+    plus a little history: exit 2 naming the setting and its minimum when the window is the
+    person's `context_tokens`, else exit 1 naming the model."""
+    needed = fixed + MIN_HISTORY_TOKENS
+    if budget.setting:
+        least = smallest_setting(budget.model_reply, needed)
+        return UsageError(
+            f"context_tokens ({budget.window}) is too small for the coach's prompt and tools "
+            f"({fixed} tokens): raise it to at least {least} (`coach config set context_tokens {least}` "
+            "or COACH_CONTEXT_TOKENS), or remove some facts (`coach facts rm`)."
+        )
+    return CoachError(
+        f"{model}'s window ({budget.window} tokens, {budget.reply} kept for the reply) is too small "
+        f"for the coach's prompt and tools ({fixed} tokens): choose a model with a larger window, "
+        "or remove some facts (`coach facts rm`)."
+    )
 
 
 def to_request(message: Message) -> dict[str, Any]:
@@ -125,12 +161,10 @@ def fit_history(
     cue_tokens = counter.request([cue.request()]) if cue else 0
     for _ in range(4):
         system = {"role": "system", "content": system_prompt()}
-        room = budget.prompt - tools_tokens - cue_tokens - counter.request([system])
+        fixed = tools_tokens + cue_tokens + counter.request([system])
+        room = budget.prompt - fixed
         if room < MIN_HISTORY_TOKENS:
-            raise CoachError(
-                f"the model's window ({budget.window} tokens) is too small for the coach's prompt: "
-                "raise context_tokens or remove some facts (`coach facts rm`)."
-            )
+            raise too_small(budget, fixed, client.model)
         summary = get_summary(session, conversation_id)
         after = summary.covers_through if summary and summary.covers_through else 0
         pending = list_messages(session, conversation_id, after=after)

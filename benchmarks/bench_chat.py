@@ -9,7 +9,7 @@ from core import COACH, HERE, PYTHON, Bench, Case, Figure, Outcome, interleave
 
 
 def oneshot(bench: Bench) -> Outcome:
-    env = bench.env()
+    env = {**bench.env(), "COACH_WORKER": "off"}  # the in-process path; bench_worker measures the warm one
     bare = [PYTHON, str(HERE / "bare_litellm.py")]
     runs = interleave(
         {
@@ -68,8 +68,9 @@ CASES = [
         "chat",
         oneshot,
         """\
-- **One-shot chat**: `coach chat "hi"` (stdout a pipe) against `tests/scripted_server.py` on
-  127.0.0.1, vs `benchmarks/bare_litellm.py` making the same streamed `litellm.completion` call;
+- **One-shot chat**: `COACH_WORKER=off coach chat "hi"` (the in-process call, which imports
+  litellm itself; the warm-worker path is the `worker` case), stdout a pipe, against
+  `tests/scripted_server.py` on 127.0.0.1, vs `benchmarks/bare_litellm.py` making the same streamed `litellm.completion` call;
   both with `LITELLM_LOCAL_MODEL_COST_MAP=True` and the same environment. Context job:
   `benchmarks/bare_litellm.py --with-cli-stack`, the bare call after importing the floor's modules.""",
     ),

@@ -70,8 +70,9 @@ CASES = [
         """\
 - **One-shot chat**: `COACH_WORKER=off coach chat "hi"` (the in-process call, which imports
   litellm itself; the warm-worker path is the `worker` case), stdout a pipe, against
-  `tests/scripted_server.py` on 127.0.0.1, vs `benchmarks/bare_litellm.py` making the same streamed `litellm.completion` call;
-  both with `LITELLM_LOCAL_MODEL_COST_MAP=True` and the same environment. Context job:
-  `benchmarks/bare_litellm.py --with-cli-stack`, the bare call after importing the floor's modules.""",
+  `tests/scripted_server.py` on 127.0.0.1, vs `benchmarks/bare_litellm.py` making the same
+  streamed `litellm.completion` call; both with `LITELLM_LOCAL_MODEL_COST_MAP=True` and the same
+  environment. Context job: `benchmarks/bare_litellm.py --with-cli-stack`, the bare call after
+  importing the floor's modules.""",
     ),
 ]

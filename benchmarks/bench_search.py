@@ -50,15 +50,19 @@ QUESTIONS = (
 )
 
 
-def _text(rng: random.Random) -> str:
-    words = rng.choices(FILLER, k=rng.randint(6, 20)) + rng.choices(TOPICS, k=rng.randint(1, 4))
+def _text(rng: random.Random, weights: list[float] | None = None) -> str:
+    words = rng.choices(FILLER, k=rng.randint(6, 20)) + rng.choices(TOPICS, weights, k=rng.randint(1, 4))
     words += [f"w{int(rng.paretovariate(1.1)) % 20_000}" for _ in range(rng.randint(0, 3))]
     rng.shuffle(words)
     return " ".join(words)
 
 
-def build(home: Path, messages: int) -> tuple[Path, str]:
-    """A store at head whose bench user's coaching conversation holds `messages` messages."""
+def build(home: Path, messages: int, others: int = 0) -> tuple[Path, str]:
+    """A store at head whose bench user's coaching conversation holds `messages` messages.
+
+    `others` more users each hold as many messages, on the same words with their own mix of
+    topics (a word common for one is rare for another), written interleaved with the bench
+    user's in chunks, as in a store a team shares."""
     from coachcli.coaching.conversations import get_or_create_coaching
     from coachcli.coaching.users import get_or_create_user
     from coachcli.store.engine import Store
@@ -69,24 +73,30 @@ def build(home: Path, messages: int) -> tuple[Path, str]:
     store = Store(f"sqlite:///{db}")
     ensure_schema(store)
     with store.write() as session:
-        coaching = get_or_create_coaching(session, get_or_create_user(session, seed.USER))
-        conversation = coaching.id
+        conversations = [
+            get_or_create_coaching(session, get_or_create_user(session, handle)).id
+            for handle in [seed.USER, *(f"neighbour{n}" for n in range(others))]
+        ]
     store.dispose()
     rng = random.Random(5)
-    rows = [
-        {
-            "conversation_id": conversation,
-            "position": p,
-            "role": "user" if p % 2 else "assistant",
-            "content": _text(rng),
-            "status": "complete",
-            "created_at": seed._t(p),
-        }
-        for p in range(1, messages + 1)
-    ]
-    seed._bulk_insert(db, [("messages", rows)])
+    mixes = [None] + [[rng.random() ** 3 for _ in TOPICS] for _ in range(others)]
+    chunk = 2_000
+    for start in range(1, messages + 1, chunk):
+        rows = [
+            {
+                "conversation_id": conversation,
+                "position": p,
+                "role": "user" if p % 2 else "assistant",
+                "content": _text(rng, mix),
+                "status": "complete",
+                "created_at": seed._t(p),
+            }
+            for conversation, mix in zip(conversations, mixes, strict=True)
+            for p in range(start, min(start + chunk, messages + 1))
+        ]
+        seed._bulk_insert(db, [("messages", rows)])
     seed._checkpoint(db)
-    return db, conversation
+    return db, conversations[0]
 
 
 def search_latency(db: Path, rounds: int) -> list[float]:

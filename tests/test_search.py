@@ -312,19 +312,59 @@ def test_the_coach_searches_history_with_a_tool(store: Store, coach: Any, model_
     assert not any("results for" in h["content"] for h in again)
 
 
-def test_vocabulary_counts_agree_with_counting(store: Store) -> None:
-    """A sole user's counts come from the index vocabulary (SQLite); they must equal real counts."""
-    from coachcli.coaching.search_text import query_terms
+def test_kept_counts_equal_counted_ones_per_user(store: Store) -> None:
+    """Each user's word counts (search_terms, kept by the index's triggers) follow appends,
+    edits, deletes and a deleted thread, and equal a count of that user's messages."""
+    from sqlmodel import select
+
+    from coachcli.coaching.search_porter import stem
+    from coachcli.coaching.search_text import query_terms, words
     from coachcli.store import search_sql
+    from coachcli.store.models import Conversation, Message
 
     _talk(store, "tester", [("user", KNEE), ("user", "knee again"), ("assistant", "started running")])
-    words = [search_sql.Word(t.word, False, t.stem) for t in query_terms("knee start running monday")]
+    _talk(store, "other", [("user", "knee knee running"), ("user", "running start")])
+    thread = _talk(store, "tester", [("user", "running in a thread"), ("tool", "knee tool")], thread="t")
+    with store.write() as session:
+        edited = session.exec(select(Message).where(Message.content == "knee again")).one()
+        edited.content = "shoulder now"
+        session.add(edited)
+        session.delete(session.exec(select(Message).where(Message.content == "started running")).one())
+        append_message(session, edited.conversation_id, "assistant", "Monday running, knee fine")
+    query = "knee start running monday shoulder"
+    terms = [search_sql.Word(t.word, False, t.stem) for t in query_terms(query)]
+    with store.write() as session:
+        session.delete(session.exec(select(Conversation).where(Conversation.id == thread)).one())
+    expected = {"tester": (3, [2, 1, 1, 2, 1]), "other": (2, [1, 1, 2, 0, 0])}
     with store.read_session() as session:
-        user = get_or_create_user(session, "tester")
-        assert search_sql.sole_owner(session, user.id)
-        fast = search_sql.message_counts(session, user.id, words, sole=True)
-        counted = search_sql.message_counts(session, user.id, words, sole=False)
-    assert fast == counted == (3, [2, 2, 1, 1])
+        for handle, counts in expected.items():
+            user = get_or_create_user(session, handle)
+            assert search_sql.message_counts(session, user.id, terms) == counts
+            # ... which is what counting the user's messages gives
+            rows = session.exec(
+                select(Message.content)
+                .join(Conversation)
+                .where(
+                    Conversation.user_id == user.id,
+                    Message.role.in_(("user", "assistant")),  # type: ignore[attr-defined]
+                )
+            ).all()
+            stems = [{stem(w) for w in words(row)} for row in rows]
+            assert counts == (len(rows), [sum(t.stem in s for s in stems) for t in terms])
+    _integrity(store)
+
+
+def test_a_users_ranking_uses_that_users_counts(store: Store) -> None:
+    """In a shared store a word common for someone else but rare for this user still weighs
+    much for this user: their one 'piano' message ranks above their 'garden' ones."""
+    for n in range(30):
+        _talk(store, "other", [("user", f"piano practice today, round {n}")], thread=f"p{n}")
+    for n in range(3):
+        _talk(store, "tester", [("user", "garden practice today")], thread=f"g{n}")
+    _talk(store, "tester", [("user", "piano practice today")], thread="piano")
+    hits = _find(store, "tester", "piano garden")
+    assert [h.content for h in hits] == ["piano practice today"] + ["garden practice today"] * 3
+    assert hits[0].score > hits[1].score
 
 
 def test_accents(store: Store) -> None:
@@ -361,8 +401,10 @@ def test_every_index_trigger_survives_to_the_head_schema(store: Store) -> None:
     if not store.is_sqlite:
         with store.engine.connect() as conn:
             indexes = set(conn.execute(text("SELECT indexname FROM pg_indexes")).scalars())
+            triggers = set(conn.execute(text("SELECT tgname FROM pg_trigger")).scalars())
         tables = ("messages", "user_facts", "memories", "progress")
         assert {f"ix_{table}_search_vector" for table in tables} <= indexes
+        assert {"search_messages_terms", "search_conversations_bd", "search_users_ad"} <= triggers
         return
 
     expected = {
@@ -371,7 +413,7 @@ def test_every_index_trigger_survives_to_the_head_schema(store: Store) -> None:
         for op in ("ai", "au", "ad")
     }
     expected |= {f"search_{table}_{op}" for table in ("messages", "notes") for op in ("ai", "au", "ad")}
-    expected |= {"search_conversations_bd"}
+    expected |= {"search_conversations_bd", "search_users_ad"}
     with store.engine.connect() as conn:
         found = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
     assert expected <= found

@@ -148,12 +148,11 @@ def _message_hits(
     limit: int,
     wanted: set[str],
 ) -> list[Hit]:
-    sole = search_sql.sole_owner(session, user.id)
-    total, doc_counts = search_sql.message_counts(session, user.id, words, sole=sole)
+    total, doc_counts = search_sql.message_counts(session, user.id, words)
     selective = _selective(words, doc_counts)
     if not selective:  # none of the words is in any of the user's messages
         return []
-    ids = search_sql.message_candidates(session, user.id, selective, max(CANDIDATES, 5 * limit), sole=sole)
+    ids = search_sql.message_candidates(session, user.id, selective, max(CANDIDATES, 5 * limit))
     if not ids:
         return []
     matched = search_sql.messages_by_id(session, user.id, ids)

@@ -67,12 +67,9 @@ def _fts_word(word: Word) -> str:
     return f'"{word.text}"' + ("*" if word.prefix else "")
 
 
-def _fts_query(user_id: str | None, words: Sequence[Word]) -> str:
-    """FTS5 syntax built by us from plain words: the owner's token AND any of the words
-    (without an owner: any of the words, for a user who owns every indexed row)."""
+def _fts_query(user_id: str, words: Sequence[Word]) -> str:
+    """FTS5 syntax built by us from plain words: the owner's token AND any of the words."""
     any_word = " OR ".join(_fts_word(w) for w in words)
-    if user_id is None:
-        return any_word
     owner = f'owner : "{owner_token(user_id)}"'
     return f"{owner} AND ({any_word})" if words else owner
 
@@ -85,22 +82,14 @@ def _is_sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
-def sole_owner(session: Session, user_id: str) -> bool:
-    """True when nobody else has a conversation: the user's counts are the whole index's."""
-    query = text("SELECT 1 FROM conversations WHERE user_id <> :u LIMIT 1")
-    return session.execute(query, {"u": user_id}).first() is None
-
-
-def message_candidates(
-    session: Session, user_id: str, words: Sequence[Word], limit: int, *, sole: bool = False
-) -> list[int]:
+def message_candidates(session: Session, user_id: str, words: Sequence[Word], limit: int) -> list[int]:
     """Ids of the user's indexed messages that contain any of the words, best first."""
     if _is_sqlite(session):
         query = text(
             "SELECT rowid FROM search_messages WHERE search_messages MATCH :q "
             "ORDER BY bm25(search_messages, 1.0, 0.0) LIMIT :n"
         )
-        params: dict[str, Any] = {"q": _fts_query(None if sole else user_id, words), "n": limit}
+        params: dict[str, Any] = {"q": _fts_query(user_id, words), "n": limit}
     else:
         query = text(
             "SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id "
@@ -111,31 +100,33 @@ def message_candidates(
     return [int(row[0]) for row in session.execute(query, params)]
 
 
-def message_counts(
-    session: Session, user_id: str, words: Sequence[Word], *, sole: bool = False
-) -> tuple[int, list[int]]:
+def message_counts(session: Session, user_id: str, words: Sequence[Word]) -> tuple[int, list[int]]:
     """The user's indexed messages: how many in all, and how many contain each word.
 
-    When the user owns every indexed row (`sole`), SQLite reads the counts from the index's
-    vocabulary instead of counting (a longer word's count is then the sum over the words it
-    starts, an upper bound)."""
-    if sole and _is_sqlite(session):
-        return _vocabulary_counts(session, user_id, words)
-    return _counts(session, user_id, words, notes=False)
+    Read from `search_terms`, which the index's triggers keep per user (migration 0004), in one
+    statement: counting them in an index that several users share costs far more. A word that
+    also matches longer words (`prefix`) counts the messages of each word it starts, summed: an
+    upper bound when a message holds two of them (capped at the total). On PostgreSQL a word
+    counts under each of its forms (as typed and without accents), also summed."""
+    params: dict[str, Any] = {"u": user_id}
+    lookup = "(SELECT {agg} FROM search_terms WHERE user_id = :u AND {where})"
+    parts = [lookup.format(agg="docs", where="term = ''")]
+    for i, word in enumerate(words):
+        forms = [word.stem] if _is_sqlite(session) else [f for f in (word.text, word.typed) if f]
+        wheres = []
+        for j, form in enumerate(forms):
+            params[f"t{i}_{j}"] = form
+            term = f":t{i}_{j}" if _is_sqlite(session) else f"{_PG_LEXEME.format(f':t{i}_{j}')}"
+            wheres.append(f"(term >= {term} AND term < {term} || :end)" if word.prefix else f"term = {term}")
+        parts.append(lookup.format(agg="sum(docs)", where="(" + " OR ".join(wheres) + ")"))
+    params["end"] = "\U0010ffff"
+    row = session.execute(text("SELECT " + ", ".join(parts)), params).one()
+    total = int(row[0] or 0)
+    return total, [min(int(v or 0), total) for v in row[1:]]
 
 
-def _vocabulary_counts(session: Session, user_id: str, words: Sequence[Word]) -> tuple[int, list[int]]:
-    exact = text("SELECT doc FROM search_messages_vocab WHERE term = :t")
-    ranged = text("SELECT sum(doc) FROM search_messages_vocab WHERE term >= :t AND term < :end")
-    total = int(session.execute(exact, {"t": owner_token(user_id)}).scalar() or 0)
-    counts = []
-    for word in words:
-        if word.prefix:
-            found = session.execute(ranged, {"t": word.stem, "end": word.stem + "\U0010ffff"}).scalar()
-        else:
-            found = session.execute(exact, {"t": word.stem}).scalar()
-        counts.append(min(int(found or 0), total))
-    return total, counts
+# PostgreSQL: the lexeme a word is stored as (its english stem; '' for a stop word).
+_PG_LEXEME = "coalesce((SELECT min(x) FROM unnest(tsvector_to_array(to_tsvector('english', {}))) x), '')"
 
 
 def note_counts(session: Session, user_id: str, words: Sequence[Word]) -> tuple[int, list[int]]:

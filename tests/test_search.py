@@ -392,6 +392,20 @@ def test_candidates_come_from_the_rarest_words_that_occur(store: Store, monkeypa
     assert _find(store, "tester", "zucchini running")[0].content == "a rare word: zucchini, and running"
 
 
+def test_when_every_word_is_common_messages_with_two_of_them_come_first(
+    store: Store, monkeypatch: Any
+) -> None:
+    """Over the candidate budget even with its rarest word, a search ranks the messages that
+    hold two of the words, then tops up from the rarest word alone."""
+    import coachcli.coaching.search as search_module
+
+    monkeypatch.setattr(search_module, "CANDIDATE_BUDGET", 1)
+    for n, content in enumerate(["knee pain today", "physio session", "physio for the knee", "knee brace"]):
+        _talk(store, "tester", [("user", content)], thread=f"t{n}")
+    hits = _find(store, "tester", "knee physio")
+    assert [h.content for h in hits] == ["physio for the knee", "physio session"]
+
+
 def test_every_index_trigger_survives_to_the_head_schema(store: Store) -> None:
     """A later migration that copies a table (SQLite batch mode) drops its triggers silently,
     and the index would stop following that table: the head schema must still have them all.

@@ -36,6 +36,7 @@ CONTEXT_WEIGHT = 0.5
 CONTEXT_TURNS = 2
 CONTEXT_DECAY = 0.5
 CANDIDATE_BUDGET = 5_000  # messages the candidate words may match together (see _selective)
+PAIR_WORDS = 4  # when every word is common: the rarest this many, any two of them together
 CANDIDATES = 100  # messages taken from the index before re-ranking (more when the limit is larger)
 WINDOW = CONTEXT_TURNS  # positions fetched around each candidate (farther turns count as absent)
 
@@ -149,10 +150,7 @@ def _message_hits(
     wanted: set[str],
 ) -> list[Hit]:
     total, doc_counts = search_sql.message_counts(session, user.id, words)
-    selective = _selective(words, doc_counts)
-    if not selective:  # none of the words is in any of the user's messages
-        return []
-    ids = search_sql.message_candidates(session, user.id, selective, max(CANDIDATES, 5 * limit))
+    ids = _candidates(session, user, words, doc_counts, max(CANDIDATES, 5 * limit))
     if not ids:
         return []
     matched = search_sql.messages_by_id(session, user.id, ids)
@@ -194,6 +192,30 @@ def _message_hits(
                 )
             )
     return hits
+
+
+def _candidates(
+    session: Session, user: User, words: Sequence[Word], doc_counts: Sequence[int], wanted: int
+) -> list[int]:
+    """Messages worth ranking: those with the rarest words (see _selective).
+
+    When every word is common for this user (even the rarest is in more than CANDIDATE_BUDGET
+    messages), the index ranks only the messages that hold two of the PAIR_WORDS rarest words
+    (BM25 puts those first anyway, and there are far fewer of them), topped up from the rarest
+    word alone when they are too few. This depends on the user's counts only, not on the data."""
+    present = sorted((i for i in range(len(words)) if doc_counts[i]), key=lambda i: doc_counts[i])
+    if len(present) >= 2 and doc_counts[present[0]] > CANDIDATE_BUDGET:
+        common = [words[i] for i in present[:PAIR_WORDS]]
+        ids = search_sql.message_candidates(session, user.id, common, wanted, pairs=True)
+        if len(ids) >= wanted:
+            return ids
+        more = search_sql.message_candidates(session, user.id, common[:1], wanted)
+        seen = set(ids)
+        return ids + [i for i in more if i not in seen][: wanted - len(ids)]
+    selective = _selective(words, doc_counts)
+    if not selective:  # none of the words is in any of the user's messages
+        return []
+    return search_sql.message_candidates(session, user.id, selective, wanted)
 
 
 def _selective(words: Sequence[Word], doc_counts: Sequence[int]) -> list[Word]:

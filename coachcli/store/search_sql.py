@@ -67,14 +67,24 @@ def _fts_word(word: Word) -> str:
     return f'"{word.text}"' + ("*" if word.prefix else "")
 
 
-def _fts_query(user_id: str, words: Sequence[Word]) -> str:
-    """FTS5 syntax built by us from plain words: the owner's token AND any of the words."""
-    any_word = " OR ".join(_fts_word(w) for w in words)
+def _fts_query(user_id: str, words: Sequence[Word], *, pairs: bool = False) -> str:
+    """FTS5 syntax built by us from plain words: the owner's token AND any of the words
+    (`pairs`: any two of them)."""
+    if pairs:
+        any_word = " OR ".join(
+            f"({_fts_word(a)} AND {_fts_word(b)})" for i, a in enumerate(words) for b in words[i + 1 :]
+        )
+    else:
+        any_word = " OR ".join(_fts_word(w) for w in words)
     owner = f'owner : "{owner_token(user_id)}"'
     return f"{owner} AND ({any_word})" if words else owner
 
 
-def _ts_query(words: Sequence[Word]) -> str:
+def _ts_query(words: Sequence[Word], *, pairs: bool = False) -> str:
+    if pairs:
+        return " | ".join(
+            f"(({_ts_query([a])}) & ({_ts_query([b])}))" for i, a in enumerate(words) for b in words[i + 1 :]
+        )
     return " | ".join(form + (":*" if w.prefix else "") for w in words for form in (w.text, w.typed) if form)
 
 
@@ -82,21 +92,24 @@ def _is_sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
-def message_candidates(session: Session, user_id: str, words: Sequence[Word], limit: int) -> list[int]:
-    """Ids of the user's indexed messages that contain any of the words, best first."""
+def message_candidates(
+    session: Session, user_id: str, words: Sequence[Word], limit: int, *, pairs: bool = False
+) -> list[int]:
+    """Ids of the user's indexed messages that contain any of the words (`pairs`: any two of
+    them), best first."""
     if _is_sqlite(session):
         query = text(
             "SELECT rowid FROM search_messages WHERE search_messages MATCH :q "
             "ORDER BY bm25(search_messages, 1.0, 0.0) LIMIT :n"
         )
-        params: dict[str, Any] = {"q": _fts_query(user_id, words), "n": limit}
+        params: dict[str, Any] = {"q": _fts_query(user_id, words, pairs=pairs), "n": limit}
     else:
         query = text(
             "SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id "
             "WHERE c.user_id = :u AND m.search_vector @@ to_tsquery('english', :q) "
             "ORDER BY ts_rank(m.search_vector, to_tsquery('english', :q)) DESC, m.id LIMIT :n"
         )
-        params = {"u": user_id, "q": _ts_query(words), "n": limit}
+        params = {"u": user_id, "q": _ts_query(words, pairs=pairs), "n": limit}
     return [int(row[0]) for row in session.execute(query, params)]
 
 

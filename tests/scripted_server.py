@@ -69,6 +69,8 @@ class Reply:
     status: int = 200
     error_body: dict[str, Any] = field(default_factory=dict)
     headers: tuple[tuple[str, str], ...] = ()
+    hold: threading.Event | None = None
+    hold_after: int = 0
 
 
 ReplySource = Reply | Callable[[dict[str, Any]], Reply]
@@ -87,8 +89,13 @@ def text(
     delay: float = 0.0,
     chunk_delay: float = 0.0,
     model: str | None = None,
+    hold: threading.Event | None = None,
+    hold_after: int = 0,
 ) -> Reply:
-    """A normal assistant reply; streamed ~one chunk per word unless `chunks` says otherwise."""
+    """A normal assistant reply; streamed ~one chunk per word unless `chunks` says otherwise.
+
+    With `hold`, a stream sends its first `hold_after` content pieces and then waits until the
+    test sets the event (or the server stops): a test sees a reply half-way without timing it."""
     return Reply(
         kind="text",
         content=content,
@@ -98,6 +105,8 @@ def text(
         delay=delay,
         chunk_delay=chunk_delay,
         model=model,
+        hold=hold,
+        hold_after=hold_after,
     )
 
 
@@ -344,6 +353,10 @@ class _Handler(BaseHTTPRequestHandler):
         for i, chunk in enumerate(chunks):
             if i and reply.chunk_delay > 0 and stopping.wait(reply.chunk_delay):
                 raise _ClientGone
+            if reply.hold is not None and i == reply.hold_after + 1:  # chunk 0 carries the role
+                while not reply.hold.wait(0.05):
+                    if stopping.is_set():
+                        raise _ClientGone
             self._write_event(json.dumps(chunk))
         if reply.kind == "broken":
             self._drop()

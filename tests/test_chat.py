@@ -582,13 +582,16 @@ def test_very_long_conversation_fits_the_window(
         return text("Keep the easy pace; add one rest day.")
 
     model_env.default = responder
-    started = time.monotonic()
     run = coach("chat", "What should I change next week?", "--json")
     assert run.exit_code == 0, run.stderr
     assert run.json()["reply"] == "Keep the easy pace; add one rest day."
-    assert time.monotonic() - started < 90
 
-    assert len(model_env.requests) >= 2  # at least one fold, then the turn
+    # The backlog folds in window-sized chunks (most of the window per call), so 5,000 messages
+    # take a few dozen calls, not one per handful of messages: what keeps this turn quick.
+    folds = model_env.requests[:-1]
+    assert 1 <= len(folds) <= 70
+    chunk_sizes = [len(r["messages"][1]["content"].split("New messages:\n")[1].splitlines()) for r in folds]
+    assert min(chunk_sizes[:-1], default=60) >= 60, chunk_sizes
     for request in model_env.requests:
         assert litellm.token_counter(model=MODEL, messages=request["messages"]) < window
     turn = model_env.requests[-1]

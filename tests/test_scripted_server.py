@@ -135,6 +135,21 @@ def test_stream_text_explicit_chunks(server: ScriptedServer) -> None:
     assert pieces == ["abc", "def", "gh", "ij"]
 
 
+def test_stream_holds_until_released(server: ScriptedServer) -> None:
+    """`hold`: the first `hold_after` pieces arrive, then nothing until the test sets the event."""
+    release = threading.Event()
+    server.queue(text("abcdefghij", chunks=4, hold=release, hold_after=2))
+    stream = iter(call(server, stream=True))
+    pieces: list[str] = []
+    while len(pieces) < 2:
+        chunk = next(stream)
+        if chunk.choices and chunk.choices[0].delta.content:
+            pieces.append(chunk.choices[0].delta.content)
+    assert pieces == ["abc", "def"] and not release.is_set()
+    release.set()
+    assert stream_text(list(stream)) == "ghij"
+
+
 def test_stream_tool_calls(server: ScriptedServer) -> None:
     server.queue(
         tool_call(

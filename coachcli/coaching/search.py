@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlmodel import Session
@@ -21,7 +21,7 @@ from coachcli.coaching.search_text import Counted, QueryTerm, TermMatcher, query
 from coachcli.errors import UsageError
 from coachcli.store import search_sql
 from coachcli.store.models import User
-from coachcli.store.search_sql import MessageRow, NoteRow, Word
+from coachcli.store.search_sql import MessageRow, NoteRow, Turn, Word
 
 TYPE_FILTERS = ("message", "task", "fact", "memory", "progress")  # `task`: messages of task threads
 MAX_LIMIT = 200
@@ -36,7 +36,7 @@ CONTEXT_WEIGHT = 0.5
 CONTEXT_TURNS = 2
 CONTEXT_DECAY = 0.5
 CANDIDATE_BUDGET = 5_000  # messages the candidate words may match together (see _selective)
-PAIR_WORDS = 4  # when every word is common: the rarest this many, any two of them together
+PAIR_WORDS = 3  # when every word is common: the rarest this many, any two of them together
 CANDIDATES = 100  # messages taken from the index before re-ranking (more when the limit is larger)
 WINDOW = CONTEXT_TURNS  # positions fetched around each candidate (farther turns count as absent)
 
@@ -149,19 +149,24 @@ def _message_hits(
     limit: int,
     wanted: set[str],
 ) -> list[Hit]:
-    total, doc_counts = search_sql.message_counts(session, user.id, words)
+    counts = search_sql.message_counts(session, user.id, words)
+    total, doc_counts = counts.total, counts.docs
+    # A word that may start longer ones is looked up as such only if the user wrote any (the
+    # same messages either way; an index finds a whole word much faster than a prefix).
+    words = [replace(w, prefix=w.prefix and more) for w, more in zip(words, counts.longer, strict=True)]
     ids = _candidates(session, user, words, doc_counts, max(CANDIDATES, 5 * limit))
     if not ids:
         return []
-    matched = search_sql.messages_by_id(session, user.id, ids)
     scorer = _Scorer(terms, total, doc_counts)
-    threads = _neighbourhoods(session, matched, WINDOW)
-    docs = {row.id: scorer.matcher.count(row.content) for thread in threads.values() for row in thread}
+    threads: dict[str, list[Turn]] = {}
+    for turn in search_sql.neighbourhoods(session, user.id, ids, WINDOW):
+        threads.setdefault(turn.conversation_id, []).append(turn)
+    docs = {turn.id: scorer.matcher.count(turn.content) for thread in threads.values() for turn in thread}
     scorer.set_average(length for _, length in docs.values())
-    hits: list[Hit] = []
+    scored: list[tuple[float, Turn]] = []
     for thread in threads.values():
-        for i, row in enumerate(thread):
-            frequencies, length = docs[row.id]
+        for i, turn in enumerate(thread):
+            frequencies, length = docs[turn.id]
             frequencies, weight = list(frequencies), 1.0
             for distance in range(1, CONTEXT_TURNS + 1):
                 w = CONTEXT_WEIGHT * CONTEXT_DECAY ** (distance - 1)
@@ -171,27 +176,33 @@ def _message_hits(
                         frequencies = [a + w * b for a, b in zip(frequencies, f, strict=True)]
                         length += w * n
                         weight += w
-            score = scorer.score((frequencies, length), scorer.average_length * weight)
-            if score <= 0 or not row.content.strip():
+            score = round(scorer.score((frequencies, length), scorer.average_length * weight), 4)
+            if score <= 0 or not turn.content.strip():
                 continue
-            source = "coaching" if row.conversation_type == "coaching" else "task"
-            if ("message" if source == "coaching" else "task") not in wanted:
+            if ("message" if turn.coaching else "task") not in wanted:
                 continue
-            hits.append(
-                Hit(
-                    "message",
-                    row.id,
-                    row.conversation_id,
-                    row.role,
-                    row.content,
-                    row.created_at,
-                    round(score, 4),
-                    source,
-                    row.title,
-                    position=row.position,
-                )
-            )
-    return hits
+            scored.append((score, turn))
+    scored.sort(key=lambda pair: -pair[0])
+    if len(scored) > limit:  # only those that can make the list (ties are ordered by date later)
+        scored = [pair for pair in scored if pair[0] >= scored[limit - 1][0]]
+    rows = {row.id: row for row in search_sql.messages_by_id(session, user.id, [t.id for _, t in scored])}
+    return [_message_hit(rows[turn.id], score) for score, turn in scored if turn.id in rows]
+
+
+def _message_hit(row: MessageRow, score: float) -> Hit:
+    source = "coaching" if row.conversation_type == "coaching" else "task"
+    return Hit(
+        "message",
+        row.id,
+        row.conversation_id,
+        row.role,
+        row.content,
+        row.created_at,
+        score,
+        source,
+        row.title,
+        position=row.position,
+    )
 
 
 def _candidates(
@@ -234,19 +245,6 @@ def _selective(words: Sequence[Word], doc_counts: Sequence[int]) -> list[Word]:
         chosen.append(words[i])
         covered += doc_counts[i]
     return chosen
-
-
-def _neighbourhoods(session: Session, rows: Sequence[MessageRow], window: int) -> dict[str, list[MessageRow]]:
-    """Per conversation, the indexed messages within `window` positions of each row, in order."""
-    positions: dict[str, set[int]] = {}
-    for row in rows:
-        positions.setdefault(row.conversation_id, set()).update(
-            range(row.position - window, row.position + window + 1)
-        )
-    return {
-        conversation_id: search_sql.messages_around(session, conversation_id, sorted(wanted))
-        for conversation_id, wanted in positions.items()
-    }
 
 
 def _note_hits(

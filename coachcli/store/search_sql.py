@@ -48,6 +48,17 @@ class MessageRow:
 
 
 @dataclass(frozen=True)
+class Turn:
+    """A message as ranking needs it (the full row is read for the hits only)."""
+
+    id: int
+    conversation_id: str
+    position: int
+    content: str
+    coaching: bool  # of the coaching conversation (else of a task thread)
+
+
+@dataclass(frozen=True)
 class NoteRow:
     kind: str  # fact | memory | progress
     id: str
@@ -113,29 +124,47 @@ def message_candidates(
     return [int(row[0]) for row in session.execute(query, params)]
 
 
-def message_counts(session: Session, user_id: str, words: Sequence[Word]) -> tuple[int, list[int]]:
-    """The user's indexed messages: how many in all, and how many contain each word.
+@dataclass(frozen=True)
+class Counts:
+    """The user's indexed messages: how many, how many hold each word, and for each word
+    that may start longer ones (`prefix`) whether the user has written any such longer word."""
 
-    Read from `search_terms`, which the index's triggers keep per user (migration 0004), in one
+    total: int
+    docs: list[int]
+    longer: list[bool]
+
+
+def message_counts(session: Session, user_id: str, words: Sequence[Word]) -> Counts:
+    """Read from `search_terms`, which the index's triggers keep per user (migration 0004), in one
     statement: counting them in an index that several users share costs far more. A word that
     also matches longer words (`prefix`) counts the messages of each word it starts, summed: an
     upper bound when a message holds two of them (capped at the total). On PostgreSQL a word
     counts under each of its forms (as typed and without accents), also summed."""
-    params: dict[str, Any] = {"u": user_id}
-    lookup = "(SELECT {agg} FROM search_terms WHERE user_id = :u AND {where})"
+    sqlite = _is_sqlite(session)
+    params: dict[str, Any] = {"u": user_id, "end": "\U0010ffff"}
+    lookup = "(SELECT {agg} FROM search_terms WHERE user_id = :u AND docs > 0 AND {where})"
     parts = [lookup.format(agg="docs", where="term = ''")]
+    longer_parts = []
     for i, word in enumerate(words):
-        forms = [word.stem] if _is_sqlite(session) else [f for f in (word.text, word.typed) if f]
-        wheres = []
+        forms = [word.stem] if sqlite else [f for f in (word.text, word.typed) if f]
+        exact, ranges, longer = [], [], []
         for j, form in enumerate(forms):
             params[f"t{i}_{j}"] = form
-            term = f":t{i}_{j}" if _is_sqlite(session) else f"{_PG_LEXEME.format(f':t{i}_{j}')}"
-            wheres.append(f"(term >= {term} AND term < {term} || :end)" if word.prefix else f"term = {term}")
-        parts.append(lookup.format(agg="sum(docs)", where="(" + " OR ".join(wheres) + ")"))
-    params["end"] = "\U0010ffff"
-    row = session.execute(text("SELECT " + ", ".join(parts)), params).one()
+            term = f":t{i}_{j}" if sqlite else _PG_LEXEME.format(f":t{i}_{j}")
+            exact.append(f"term = {term}")
+            ranges.append(f"(term >= {term} AND term < {term} || :end)")
+            longer.append(f"(term > {term} AND term < {term} || :end)")
+        parts.append(
+            lookup.format(agg="sum(docs)", where="(" + " OR ".join(ranges if word.prefix else exact) + ")")
+        )
+        if word.prefix:
+            longer_parts.append(lookup.format(agg="count(*)", where="(" + " OR ".join(longer) + ")"))
+        else:
+            longer_parts.append("0")
+    row = session.execute(text("SELECT " + ", ".join(parts + longer_parts)), params).one()
     total = int(row[0] or 0)
-    return total, [min(int(v or 0), total) for v in row[1:]]
+    docs = [min(int(v or 0), total) for v in row[1 : len(words) + 1]]
+    return Counts(total, docs, [bool(v) for v in row[len(words) + 1 :]])
 
 
 # PostgreSQL: the lexeme a word is stored as (its english stem; '' for a stop word).
@@ -208,6 +237,23 @@ def messages_by_id(session: Session, user_id: str, ids: Sequence[int]) -> list[M
         _MESSAGE_COLUMNS + "m.id IN :ids AND c.user_id = :u AND m.role IN ('user', 'assistant')"
     ).bindparams(bindparam("ids", expanding=True))
     return _message_rows(session, query, {"ids": list(ids), "u": user_id})
+
+
+def neighbourhoods(session: Session, user_id: str, ids: Sequence[int], window: int) -> list[Turn]:
+    """The user's indexed messages within `window` positions of any of the messages `ids`
+    (themselves included), by conversation and position: one statement for all of them."""
+    if not ids:
+        return []
+    query = text(
+        "SELECT DISTINCT n.id, n.conversation_id, n.position, n.content, c.type "
+        "FROM messages m CROSS JOIN messages n CROSS JOIN conversations c WHERE m.id IN :ids "
+        "AND n.conversation_id = m.conversation_id "
+        "AND n.position BETWEEN m.position - :w AND m.position + :w "
+        "AND c.id = n.conversation_id AND c.user_id = :u "
+        "AND n.role IN ('user', 'assistant') AND n.content <> '' ORDER BY n.conversation_id, n.position"
+    ).bindparams(bindparam("ids", expanding=True))
+    rows = session.execute(query, {"ids": list(ids), "u": user_id, "w": window})
+    return [Turn(int(r[0]), r[1], int(r[2]), r[3], r[4] == "coaching") for r in rows]
 
 
 def messages_around(session: Session, conversation_id: str, positions: Sequence[int]) -> list[MessageRow]:

@@ -47,12 +47,13 @@ def json_failures(json_out: bool) -> Iterator[None]:
 
 
 def render_outcome(outcome: DispatchOutcome, *, streamed: bool = False) -> None:
-    from rich.markdown import Markdown
     from rich.panel import Panel
 
     if not streamed and outcome.result:
         console = out()
         if console.is_terminal:
+            from rich.markdown import Markdown  # its parser and Pygments: only for a terminal
+
             console.print(Markdown(outcome.result))
         else:
             write_text(outcome.result.rstrip("\n") + "\n")

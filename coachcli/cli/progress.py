@@ -10,12 +10,12 @@ from coachcli.cli.output import err
 
 @contextmanager
 def working(label: str) -> Iterator[None]:
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     console = err()
-    if not console.is_terminal:
+    if not console.is_terminal:  # nothing shown: rich.progress and its live display stay unloaded
         yield
         return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         progress.add_task(label, total=None)

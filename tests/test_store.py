@@ -208,6 +208,19 @@ def test_write_context_rolls_back_on_error(store: Store) -> None:
         assert session.execute(select(User).where(User.handle == "rolled-back")).first() is None
 
 
+def test_write_keeps_what_a_service_committed_midway(store: Store) -> None:
+    """Services commit inside Store.write() (a turn commits before each model call): that work
+    stays, and only what came after the last commit is rolled back."""
+    with pytest.raises(RuntimeError), store.write() as session:
+        _user(session, "committed")
+        session.commit()
+        _user(session, "after-commit")
+        raise RuntimeError("boom")
+    with store.read_session() as session:
+        handles = set(session.execute(select(User.handle)).scalars())
+    assert "committed" in handles and "after-commit" not in handles
+
+
 # --- timestamps -------------------------------------------------------------------------------------
 
 

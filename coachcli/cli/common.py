@@ -49,10 +49,8 @@ def current_user(session: Session, settings: Settings) -> User:
 def writing(app: AppState) -> Iterator[tuple[Session, User]]:
     """A session whose work is committed at the end (services may commit in between)."""
     settings = app.settings()
-    with app.store().session() as session:
-        user = current_user(session, settings)
-        yield session, user
-        session.commit()
+    with app.store().write() as session:
+        yield session, current_user(session, settings)
 
 
 @contextmanager

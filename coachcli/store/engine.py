@@ -105,6 +105,8 @@ def _sqlite_file(url: URL) -> Path | None:
             "an in-memory database keeps nothing after the command ends: point --db at a file, "
             "e.g. sqlite:////path/coach.db."
         )
+    if "\x00" in database:
+        raise UsageError("a SQLite file name cannot contain a NUL byte (%00): point --db at a real file.")
     if database.startswith("file:"):
         return None
     return Path(database).expanduser().absolute()
@@ -170,9 +172,17 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """One write transaction: committed on success, rolled back on any error."""
-        with self.session() as session, session.begin():
-            yield session
+        """Write work, committed at the end; on any error the open transaction is rolled back.
+
+        Services may commit in between (a turn commits before each model call); then only the
+        work since their last commit is rolled back. Commands use it through `cli.common.writing`."""
+        with self.session() as session:
+            try:
+                yield session
+            except BaseException:
+                session.rollback()
+                raise
+            session.commit()
 
     def dispose(self) -> None:
         self.engine.dispose()

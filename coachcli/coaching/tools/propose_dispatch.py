@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from coachcli.coaching.agents import get_agent, list_agents
-from coachcli.coaching.dispatch import lifecycle
-from coachcli.coaching.dispatch.run import approve_and_run
 from coachcli.coaching.tools.base import Tool, ToolContext
 from coachcli.errors import CoachError
 
 
 def run(ctx: ToolContext) -> str:
+    # The dispatch modules load when the coach proposes one, not with every turn's tools.
+    from coachcli.coaching.dispatch import lifecycle
+    from coachcli.coaching.dispatch.run import approve_and_run
+
     session = ctx.session
     try:
         spec = get_agent(session, ctx.text_arg("agent"))

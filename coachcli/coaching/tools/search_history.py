@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from coachcli.coaching.search import Hit, search
+from typing import TYPE_CHECKING
+
 from coachcli.coaching.tools.base import Tool, ToolContext, require_arg
+
+if TYPE_CHECKING:  # the search modules load when the coach searches, not with every turn's tools
+    from coachcli.coaching.search import Hit
 
 DEFAULT_LIMIT = 5
 MAX_LIMIT = 20
@@ -11,6 +15,8 @@ SHOWN_CHARS = 600  # of each hit; the model can search again with more precise w
 
 
 def run(ctx: ToolContext) -> str:
+    from coachcli.coaching.search import search
+
     query = require_arg(ctx, "query")
     limit = _limit(ctx.args.get("limit"))
     ctx.events.notice("dim", f"searched your history for: {' '.join(query.split())[:120]}")

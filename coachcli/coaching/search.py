@@ -1,7 +1,8 @@
 """Search one user's whole history: messages, facts, memories and progress notes.
 
 The index (store/search_sql.py) finds candidates; they are ranked here with BM25 computed from
-the user's own rows only. A full-text index shared by everyone in a store would otherwise weigh
+the user's own rows only (their word counts are kept per user as messages change, so a search
+reads them instead of counting). A full-text index shared by everyone in a store would otherwise weigh
 a word by how common it is across all users: one person's everyday word would look rare
 because the others never use it. Each message is also scored with the turns around it, at a
 lower weight, so a short reply ("Yes, Monday!") is found through the question it answers.

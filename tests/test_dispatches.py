@@ -436,3 +436,16 @@ def test_approval_with_an_edited_task_runs_the_edited_task(store) -> None:
     assert outcome.status == "succeeded" and outcome.task == "Draft a 5k plan"
     assert sent == ["Task: Draft a 5k plan"]
     assert _status(store, dispatch_id).task == "Draft a 5k plan"
+
+
+def test_a_zombie_runner_counts_as_gone() -> None:
+    """A runner that exited but was not reaped yet (a zombie) holds no dispatch."""
+    from coachcli.processes import pid_alive, process_start
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped: a zombie
+    try:
+        assert pid_alive(os.getpid()) and process_start(os.getpid()) is not None
+        assert not pid_alive(child.pid)
+    finally:
+        child.wait()

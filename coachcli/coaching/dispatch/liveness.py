@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import update
 from sqlmodel import Session, col
 
+from coachcli.processes import pid_alive, process_start
 from coachcli.store.models import Dispatch
 from coachcli.store.types import utcnow
 
@@ -22,38 +23,17 @@ HEARTBEAT_SECONDS = 15.0
 STALE_AFTER = timedelta(seconds=90)
 
 
-def _process_start(pid: int) -> str | None:
-    """The kernel's start time of a process: tells a live runner from a reused pid (Linux)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            stat = handle.read()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[-1].split()
-    return fields[19] if len(fields) > 19 else None
-
-
 def identity() -> tuple[str, int, str | None]:
     pid = os.getpid()
-    return socket.gethostname(), pid, _process_start(pid)
-
-
-def _pid_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return socket.gethostname(), pid, process_start(pid)
 
 
 def runner_alive(host: str | None, pid: int | None, start: str | None, heartbeat_at: datetime | None) -> bool:
     """Same machine: the process itself is checked. Elsewhere: the heartbeat's age decides."""
     if host == socket.gethostname() and pid is not None:
-        if not _pid_exists(pid):
+        if not pid_alive(pid):
             return False
-        current = _process_start(pid)
+        current = process_start(pid)
         return start is None or current is None or current == start
     if heartbeat_at is None:
         return False

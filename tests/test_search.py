@@ -315,7 +315,7 @@ def test_the_coach_searches_history_with_a_tool(store: Store, coach: Any, model_
 def test_kept_counts_equal_counted_ones_per_user(store: Store) -> None:
     """Each user's word counts (search_terms, kept by the index's triggers) follow appends,
     edits, deletes and a deleted thread, and equal a count of that user's messages."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from coachcli.coaching.search_porter import stem
     from coachcli.coaching.search_text import query_terms, words
@@ -347,7 +347,7 @@ def test_kept_counts_equal_counted_ones_per_user(store: Store) -> None:
                 .join(Conversation)
                 .where(
                     Conversation.user_id == user.id,
-                    Message.role.in_(("user", "assistant")),  # type: ignore[attr-defined]
+                    col(Message.role).in_(("user", "assistant")),
                 )
             ).all()
             stems = [{stem(w) for w in words(row)} for row in rows]

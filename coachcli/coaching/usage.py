@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import func, nulls_first, select, update
+from sqlalchemy import Date, bindparam, text
 from sqlalchemy.engine import CursorResult
-from sqlmodel import Session, col, or_
+from sqlmodel import Session
 
-from coachcli.llm.types import Completion
-from coachcli.store.models import ModelCall, User
+from coachcli.store.types import UTCDateTime
+
+if TYPE_CHECKING:
+    from coachcli.llm.types import Completion
 
 GROUPINGS = ("day", "week", "model", "agent", "kind")
 BUDGET_WARN_SHARE = 0.8
@@ -40,6 +42,8 @@ def record_call(
 ) -> None:
     """Add one call to the caller's transaction. Unknown token counts are 0; an unknown price
     stays unknown (None), so a total is never shown as cheaper than it was."""
+    from coachcli.store.models import ModelCall
+
     session.add(
         ModelCall(
             user_id=user_id,
@@ -74,11 +78,38 @@ class UsageRow:
         )
 
 
-def _day(session: Session) -> Any:
-    """The UTC day of a call as 'YYYY-MM-DD', in the database's own SQL."""
-    if session.get_bind().dialect.name == "sqlite":
-        return func.substr(col(ModelCall.created_at), 1, 10)  # stored as 'YYYY-MM-DD HH:MM:SS…' UTC
-    return func.to_char(func.timezone("UTC", col(ModelCall.created_at)), "YYYY-MM-DD")
+# Raw SQL, not the table models: importing those costs `coach usage` a tenth of a second, as much
+# as the query itself (coach tasks list and goals list read the same way). Keys are whitelisted.
+_DAY = {
+    "sqlite": "substr(m.created_at, 1, 10)",  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff', UTC
+    "postgresql": "to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+}
+_COLUMN = {"model": "m.model", "agent": "m.agent", "kind": "m.kind"}
+_REPORT = """
+SELECT {key} AS grp, count(*), coalesce(sum(m.input_tokens), 0), coalesce(sum(m.output_tokens), 0),
+       sum(m.cost_usd), count(*) - count(m.cost_usd)
+FROM model_calls m JOIN users u ON u.id = m.user_id
+WHERE u.handle = :handle{bounds}
+GROUP BY 1
+ORDER BY CASE WHEN {key} IS NULL THEN 0 ELSE 1 END, 1
+"""
+
+
+def _key(session: Session, by: str) -> str:
+    if by in ("day", "week"):
+        return _DAY.get(session.get_bind().dialect.name, _DAY["postgresql"])
+    return _COLUMN[by]
+
+
+def _bounds(since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:
+    sql, params = "", []
+    if since is not None:
+        sql += " AND m.created_at >= :since"
+        params.append(bindparam("since", since, type_=UTCDateTime()))
+    if until is not None:
+        sql += " AND m.created_at < :until"
+        params.append(bindparam("until", until, type_=UTCDateTime()))
+    return sql, params
 
 
 def iso_week(day: str) -> str:
@@ -98,32 +129,12 @@ def usage_report(
     first); weeks are folded from days here, the same on every database."""
     if by not in GROUPINGS:
         raise ValueError(f"unknown grouping {by!r}")
-    key = _day(session) if by in ("day", "week") else getattr(ModelCall, by)
-    query = (
-        select(
-            key.label("key"),
-            func.count(),
-            func.coalesce(func.sum(ModelCall.input_tokens), 0),
-            func.coalesce(func.sum(ModelCall.output_tokens), 0),
-            func.sum(ModelCall.cost_usd),
-            func.count() - func.count(col(ModelCall.cost_usd)),  # calls with no known price
-        )
-        .join(User, col(User.id) == col(ModelCall.user_id))
-        .where(col(User.handle) == handle)
-        .group_by(key)
-        .order_by(nulls_first(key))
-    )
-    if since is not None:
-        query = query.where(col(ModelCall.created_at) >= since)
-    if until is not None:
-        query = query.where(col(ModelCall.created_at) < until)
+    bounds, params = _bounds(since, until)
+    query = text(_REPORT.format(key=_key(session, by), bounds=bounds)).bindparams(*params)
     rows: list[UsageRow] = []
-    for k, requests, tokens_in, tokens_out, cost, unpriced in session.execute(query):
-        rows.append(
-            UsageRow(
-                k, int(requests), int(tokens_in), int(tokens_out), None if unpriced else float(cost or 0)
-            )
-        )
+    for k, requests, tokens_in, tokens_out, cost, unpriced in session.execute(query, {"handle": handle}):
+        price = None if unpriced else float(cost or 0)
+        rows.append(UsageRow(k, int(requests), int(tokens_in), int(tokens_out), price))
     if by == "week":
         weeks: dict[str, UsageRow] = {}
         for row in rows:
@@ -157,16 +168,12 @@ class MonthSpend:
 
 def month_spend(session: Session, handle: str, budget_usd: float, *, now: datetime) -> MonthSpend:
     """This UTC month's known cost against the budget: one indexed sum."""
-    query = (
-        select(
-            func.coalesce(func.sum(ModelCall.cost_usd), 0.0),
-            func.count() - func.count(col(ModelCall.cost_usd)),
-        )
-        .select_from(ModelCall)
-        .join(User, col(User.id) == col(ModelCall.user_id))
-        .where(col(User.handle) == handle, col(ModelCall.created_at) >= month_start(now))
-    )
-    cost, unpriced = session.execute(query).one()
+    bounds, params = _bounds(month_start(now), None)
+    query = text(
+        "SELECT coalesce(sum(m.cost_usd), 0), count(*) - count(m.cost_usd) "
+        f"FROM model_calls m JOIN users u ON u.id = m.user_id WHERE u.handle = :handle{bounds}"
+    ).bindparams(*params)
+    cost, unpriced = session.execute(query, {"handle": handle}).one()
     return MonthSpend(float(cost), int(unpriced), budget_usd)
 
 
@@ -179,12 +186,11 @@ def budget_warning(session: Session, handle: str, budget_usd: float, *, now: dat
         return None
     today = now.astimezone(UTC).date()
     marked = session.execute(
-        update(User)
-        .where(
-            col(User.handle) == handle,
-            or_(col(User.budget_warned_on).is_(None), col(User.budget_warned_on) != today),
-        )
-        .values(budget_warned_on=today)
+        text(
+            "UPDATE users SET budget_warned_on = :today WHERE handle = :handle "
+            "AND (budget_warned_on IS NULL OR budget_warned_on <> :today)"
+        ).bindparams(bindparam("today", today, type_=Date())),
+        {"handle": handle},
     )
     return spend if cast(CursorResult[Any], marked).rowcount else None
 

@@ -4,6 +4,7 @@ report groups it in one query, an unknown price stays unknown, and reset keeps t
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -297,3 +298,30 @@ def test_upgrade_backfills_the_ledger_from_stored_history(tmp_path: Any, databas
     kinds = [(row[1], row[2], row[4], row[5], row[6]) for row in got]
     assert ("chat", "openai/gpt-4o-mini", 120, 14, 0.000123) in kinds
     assert any(row[1] in ("dispatch", "review") and row[7] is not None for row in got)
+
+
+@pytest.mark.sqlite_only
+def test_usage_imports_neither_litellm_nor_alembic_nor_the_table_models(coach: Any, store: Any) -> None:
+    """`coach usage` calls no model, and reads with SQL alone (the table models cost it as much as
+    its query)."""
+    import json
+    import subprocess
+    import sys
+
+    seed_calls(store, "tester", [(utcnow(), "chat", "openai/gpt-4o-mini", None, 10, 10, 0.1)])
+    probe = (
+        "import json, sys; sys.argv = ['coach', 'usage', '--by', 'model']\n"
+        "from coachcli.cli.app import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "names = ('litellm', 'alembic', 'coachcli.store.models')\n"
+        "print(json.dumps(sorted(n for n in names if n in sys.modules)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COACH_USER": "tester"},
+    )
+    assert "openai/gpt-4o-mini" in done.stdout, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == []

@@ -45,6 +45,11 @@ def _rows(session: Session, query: Any) -> Iterator[Any]:
     return iter(session.execute(query.execution_options(yield_per=BATCH)))
 
 
+def _owned(table: Any, user: User) -> Any:
+    """The query for the user's rows of `table` in export order: oldest first, ties by id."""
+    return select(table).where(table.c.user_id == user.id).order_by(table.c.created_at, table.c.id)
+
+
 def consistent_snapshot(session: Session) -> None:
     """Read everything as of one moment: SQLite's read transaction already is one; PostgreSQL's
     default (READ COMMITTED) would let a concurrent turn land between two tables."""
@@ -55,9 +60,7 @@ def consistent_snapshot(session: Session) -> None:
 
 
 def facts(session: Session, user: User) -> Iterator[Record]:
-    table = FACTS
-    query = select(table).where(table.c.user_id == user.id).order_by(table.c.created_at, table.c.id)
-    for r in _rows(session, query):
+    for r in _rows(session, _owned(FACTS, user)):
         yield {
             "id": r.id,
             "text": r.text,
@@ -75,9 +78,8 @@ def _progress(r: Any) -> Record:
 
 def goals(session: Session, user: User) -> Iterator[Record]:
     """Goals oldest first, each with its progress notes."""
-    table, notes = GOALS, PROGRESS
-    query = select(table).where(table.c.user_id == user.id).order_by(table.c.created_at, table.c.id)
-    for r in list(session.execute(query)):
+    notes = PROGRESS
+    for r in list(session.execute(_owned(GOALS, user))):  # read first: each goal queries its notes
         of_goal = select(notes).where(notes.c.goal_id == r.id).order_by(notes.c.created_at, notes.c.id)
         yield {
             "id": r.id,
@@ -209,9 +211,7 @@ def _messages_through(session: Session, conversation_id: str, position: int | No
 
 
 def dispatches(session: Session, user: User) -> Iterator[Record]:
-    table = DISPATCHES
-    query = select(table).where(table.c.user_id == user.id).order_by(table.c.created_at, table.c.id)
-    for r in _rows(session, query):
+    for r in _rows(session, _owned(DISPATCHES, user)):
         yield {
             "id": r.id,
             "status": r.status,

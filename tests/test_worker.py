@@ -198,6 +198,36 @@ def test_tool_calls_and_dispatch_through_the_worker(
     assert (spawn.describe(worker_on).requests_served or 0) - before == 3
 
 
+def test_a_history_is_counted_in_one_request_not_one_per_message(
+    coach: Any, worker_on: Path, model_env: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each worker request is a round trip (about a millisecond): fitting the window asks for the
+    tokens of every message at once, and those counts are the ones asked one by one."""
+    for number in range(6):
+        model_env.queue(text(f"Reply {number}."))
+        assert coach("chat", f"Message number {number}").exit_code == 0
+    asked: list[str] = []
+    real = route.WorkerRoute._small
+
+    def spy(self: route.WorkerRoute, request: dict[str, Any]) -> dict[str, Any] | None:
+        asked.append(str(request["op"]))
+        return real(self, request)
+
+    monkeypatch.setattr(route.WorkerRoute, "_small", spy)
+    model_env.queue(text("Noted."))
+    run = coach("chat", "One more")
+    assert run.exit_code == 0, run.stderr
+    assert asked.count("count") <= 3  # the tools and cue, the system prompt, the 13 messages
+    from coachcli.config import resolve
+    from coachcli.llm.client import LLMClient
+
+    client = LLMClient.from_settings(resolve())
+    items = [[{"role": "user", "content": "Plan my week"}], [{"role": "assistant", "content": "Done. " * 40}]]
+    each = client.count_each(items)
+    assert each == [client.count_tokens(item) for item in items]
+    assert each[1] > each[0] > 0
+
+
 def test_provider_errors_are_the_same_one_line_as_in_process(
     coach: Any, worker_on: Path, model_env: ScriptedServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -540,6 +570,20 @@ def test_another_users_connection_is_refused(tmp_path: Path) -> None:
         protocol.receive(theirs)  # the worker hung up without reading a request
     theirs.close()
     assert worker.requests_served == 0
+
+
+def test_the_code_stamp_is_the_one_the_process_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A running worker reports the code it started with: were the files read at each hello, an
+    edit or a reinstall would make the old worker look current, and it would serve new commands
+    with old code."""
+    stamp = protocol.code_stamp()
+
+    def no_scan(_path: object) -> None:
+        raise AssertionError("the code folder was read again")
+
+    monkeypatch.setattr(protocol.os, "scandir", no_scan)
+    assert protocol.code_stamp() == stamp
+    assert protocol.identity()["stamp"] == stamp
 
 
 def test_frames_round_trip_and_refuse_oversize() -> None:

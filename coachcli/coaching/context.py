@@ -122,8 +122,18 @@ class TokenCounter:
             self._cache[key] = self.client.count_tokens([to_request(message)])
         return self._cache[key]
 
+    def prime(self, messages: list[Message]) -> None:
+        """Count the messages not counted yet, all in one request (one worker round trip)."""
+        new = {m.id or 0: m for m in messages if (m.id or 0) not in self._cache}
+        counts = self.client.count_each([[to_request(m)] for m in new.values()])
+        self._cache.update(zip(new, counts, strict=True))
+
     def request(self, items: list[dict[str, Any]]) -> int:
         return self.client.count_tokens(items)
+
+    def requests(self, *items: list[dict[str, Any]]) -> list[int]:
+        """The tokens of each request, in one round trip."""
+        return self.client.count_each(items)
 
 
 def _split(messages: list[Message], room: int, count: Callable[[Message], int]) -> int:
@@ -157,8 +167,10 @@ def fit_history(
     `guard` runs before each summary is saved (a turn checks there that the conversation was not
     reset meanwhile; a stale summary would hide the fresh conversation's first messages).
     `cue`, when given, is placed in the request (and counted) but not saved."""
-    tools_tokens = counter.request([{"role": "system", "content": str(schemas())}])
-    cue_tokens = counter.request([cue.request()]) if cue else 0
+    tools = [{"role": "system", "content": str(schemas())}]
+    tools_tokens, cue_tokens = (
+        counter.requests(tools, [cue.request()]) if cue else (counter.request(tools), 0)
+    )
     for _ in range(4):
         system = {"role": "system", "content": system_prompt()}
         fixed = tools_tokens + cue_tokens + counter.request([system])
@@ -168,6 +180,7 @@ def fit_history(
         summary = get_summary(session, conversation_id)
         after = summary.covers_through if summary and summary.covers_through else 0
         pending = list_messages(session, conversation_id, after=after)
+        counter.prime(pending)
         start = _split(pending, room, counter.message)
         if start == 0:
             return [system, *_with_cue([to_request(m) for m in pending], pending, cue)]

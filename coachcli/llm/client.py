@@ -109,13 +109,22 @@ class LLMClient:
         return int(window), int(min(reply, FALLBACK_MAX_OUTPUT * 2, window // 4))
 
     def count_tokens(self, messages: Sequence[Message]) -> int:
-        route = self._worker_route()
-        counted = route.count_tokens(self.model, list(messages)) if route else None
+        return self.count_each([messages])[0]
+
+    def count_each(self, batches: Sequence[Sequence[Message]]) -> list[int]:
+        """The tokens of each list of messages, asked of the worker in one request: a history
+        is counted in one round trip, not one per message."""
+        lists = [list(messages) for messages in batches]
+        route = self._worker_route() if lists else None
+        counted = route.count_each(self.model, lists) if route else None
         if counted is not None:
             return counted
+        return [self._count_here(messages) for messages in lists]
+
+    def _count_here(self, messages: list[Message]) -> int:
         litellm = load()
         try:
-            return int(litellm.token_counter(model=self.model, messages=list(messages)))
+            return int(litellm.token_counter(model=self.model, messages=messages))
         except Exception:
             text = " ".join(str(m.get("content") or "") for m in messages)
             return len(text) // 3 + 4 * len(messages)
@@ -290,4 +299,3 @@ class LLMClient:
         except (TypeError, ValueError):
             pass
         return self.retry_delay * (2 ** (attempt - 1)) * (0.5 + random.random() / 2)
-

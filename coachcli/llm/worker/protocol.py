@@ -9,6 +9,7 @@ requests (`op`): `status`, `stop`, `needs`, `info`, `count`, `call`. A `call` is
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -112,8 +113,11 @@ def identity() -> dict[str, str]:
     }
 
 
+@functools.cache
 def code_stamp() -> str:
-    """Where the model code lives and when it last changed: a reinstall or an edit restarts the worker."""
+    """Where the model code lives and when it last changed: a reinstall or an edit restarts the worker.
+    Read once per process (the worker reads it as it starts): a worker reports the code it
+    loaded, not the files on disk now, or it would never look out of date."""
     llm = Path(__file__).resolve().parent.parent
     newest = 0
     for folder in (llm, llm / "worker"):

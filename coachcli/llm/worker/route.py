@@ -94,9 +94,15 @@ class WorkerRoute:
         answer = self._small({"op": "info", "model": model})
         return dict(answer["info"]) if answer and isinstance(answer.get("info"), dict) else None
 
-    def count_tokens(self, model: str, messages: list[dict[str, Any]]) -> int | None:
-        answer = self._small({"op": "count", "model": model, "messages": messages})
-        return int(answer["tokens"]) if answer and isinstance(answer.get("tokens"), int) else None
+    def count_each(self, model: str, batches: list[list[dict[str, Any]]]) -> list[int] | None:
+        """The tokens of each list of messages, all in one request."""
+        answer = self._small({"op": "count", "model": model, "batches": batches})
+        counts = answer.get("counts") if answer else None
+        if not isinstance(counts, list) or len(counts) != len(batches):
+            return None
+        if not all(isinstance(count, int) for count in counts):
+            return None
+        return [int(count) for count in counts]
 
     def complete(self, request: dict[str, Any], on_text: Callable[[str], None] | None) -> Completion | None:
         """One call through the worker (request: model, api_base, api_key, timeout, retries,

@@ -68,6 +68,7 @@ class Worker:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def serve_forever(self) -> None:
+        protocol.code_stamp()  # the code this process loaded, before anything can change it
         self._listener = bind(self.path)
         self._inode = os.stat(self.path).st_ino
         signal.signal(signal.SIGTERM, lambda _signum, _frame: self.stop())  # as `coach worker stop`
@@ -207,8 +208,8 @@ def _model_op(conn: socket.socket, op: str, request: dict[str, Any]) -> None:
         elif op == "info":
             protocol.send(conn, {"op": "info", "info": calls.model_info(model)})
         elif op == "count":
-            tokens = calls.count_tokens(model, list(request.get("messages") or []))
-            protocol.send(conn, {"op": "count", "tokens": tokens})
+            counts = [calls.count_tokens(model, list(batch)) for batch in request.get("batches") or []]
+            protocol.send(conn, {"op": "count", "counts": counts})
         else:
 
             def on_text(piece: str) -> None:

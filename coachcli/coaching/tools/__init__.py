@@ -4,7 +4,7 @@ How to add a tool (one new file, one registry line):
 
 1. Create `coachcli/coaching/tools/<name>.py`::
 
-       from coachcli.coaching.tools.base import Tool, ToolContext
+       from coachcli.coaching.tools.base import Tool, ToolContext, arguments, string
 
        def run(ctx: ToolContext) -> str:
            title = ctx.text_arg("title")          # ctx.args holds the parsed JSON arguments
@@ -15,7 +15,7 @@ How to add a tool (one new file, one registry line):
        TOOL = Tool(
            name="set_goal",
            description="What the model reads to decide when to call it.",
-           parameters={"type": "object", "properties": {...}, "required": [...]},
+           parameters=arguments("title", title=string("The goal in a few words.")),  # required first
            run=run,
        )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +15,21 @@ if TYPE_CHECKING:
     from coachcli.coaching.turn_events import TurnEvents, TurnResult
     from coachcli.llm.types import ToolCall
     from coachcli.store.models import User
+
+
+def string(description: str | None = None, *, enum: Sequence[str] | None = None) -> dict[str, Any]:
+    """A string parameter in a tool's schema (optionally one of `enum`)."""
+    schema: dict[str, Any] = {"type": "string"}
+    if description is not None:
+        schema["description"] = description
+    if enum is not None:
+        schema["enum"] = list(enum)
+    return schema
+
+
+def arguments(*required: str, **properties: dict[str, Any]) -> dict[str, Any]:
+    """A tool's JSON-schema parameters: an object of `properties`, of which `required` must be given."""
+    return {"type": "object", "properties": properties, "required": list(required)}
 
 
 @dataclass

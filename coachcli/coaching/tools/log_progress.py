@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from coachcli.coaching.goals import log_progress
-from coachcli.coaching.tools.base import Tool, ToolContext, require_arg
+from coachcli.coaching.tools.base import Tool, ToolContext, arguments, require_arg, string
 from coachcli.errors import CoachError, UsageError
 
 
@@ -23,13 +23,10 @@ TOOL = Tool(
     name="log_progress",
     description="Log something the person did or achieved, as a progress note; pass goal_id when "
     "it is about one of their goals.",
-    parameters={
-        "type": "object",
-        "properties": {
-            "text": {"type": "string", "description": "What they did, in one short sentence."},
-            "goal_id": {"type": "string", "description": "Optional: the goal's id (or prefix)."},
-        },
-        "required": ["text"],
-    },
+    parameters=arguments(
+        "text",
+        text=string("What they did, in one short sentence."),
+        goal_id=string("Optional: the goal's id (or prefix)."),
+    ),
     run=run,
 )

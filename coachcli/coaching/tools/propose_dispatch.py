@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from coachcli.coaching.agents import get_agent, list_agents
-from coachcli.coaching.tools.base import Tool, ToolContext
+from coachcli.coaching.tools.base import Tool, ToolContext, arguments, string
 from coachcli.errors import CoachError
 
 
@@ -57,13 +57,11 @@ def run(ctx: ToolContext) -> str:
 TOOL = Tool(
     name="propose_dispatch",
     description="Propose handing a task to a specialist agent; a person approves it first.",
-    parameters={
-        "type": "object",
-        "properties": {
-            "agent": {"type": "string", "description": "Specialist name."},
-            "task": {"type": "string", "description": "The complete task for the specialist."},
-        },
-        "required": ["agent", "task"],
-    },
+    parameters=arguments(
+        "agent",
+        "task",
+        agent=string("Specialist name."),
+        task=string("The complete task for the specialist."),
+    ),
     run=run,
 )

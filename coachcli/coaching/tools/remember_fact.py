@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from coachcli.coaching.facts import save_fact
-from coachcli.coaching.tools.base import Tool, ToolContext
+from coachcli.coaching.tools.base import Tool, ToolContext, arguments, string
 from coachcli.errors import CoachError, UsageError
 
 
@@ -26,16 +26,10 @@ TOOL = Tool(
     name="remember_fact",
     description="Save a durable fact about the person (survives reset). "
     "Use replaces_fact_id when it restates or corrects a known fact.",
-    parameters={
-        "type": "object",
-        "properties": {
-            "fact": {"type": "string", "description": "One short sentence."},
-            "replaces_fact_id": {
-                "type": "string",
-                "description": "Id (or prefix) of the fact this one corrects, if any.",
-            },
-        },
-        "required": ["fact"],
-    },
+    parameters=arguments(
+        "fact",
+        fact=string("One short sentence."),
+        replaces_fact_id=string("Id (or prefix) of the fact this one corrects, if any."),
+    ),
     run=run,
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from coachcli.coaching.memories import add_note
-from coachcli.coaching.tools.base import Tool, ToolContext
+from coachcli.coaching.tools.base import Tool, ToolContext, arguments, string
 
 
 def run(ctx: ToolContext) -> str:
@@ -16,10 +16,6 @@ def run(ctx: ToolContext) -> str:
 TOOL = Tool(
     name="save_memory",
     description="Save a note about this coaching conversation (cleared by reset).",
-    parameters={
-        "type": "object",
-        "properties": {"note": {"type": "string"}},
-        "required": ["note"],
-    },
+    parameters=arguments("note", note=string()),
     run=run,
 )

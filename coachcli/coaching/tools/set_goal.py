@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from coachcli.coaching.goals import add_goal, parse_due
-from coachcli.coaching.tools.base import Tool, ToolContext, require_arg
+from coachcli.coaching.tools.base import Tool, ToolContext, arguments, require_arg, string
 
 
 def run(ctx: ToolContext) -> str:
@@ -22,17 +22,11 @@ TOOL = Tool(
     name="set_goal",
     description="Record a goal the person has clearly set for themselves (not one you suggest). "
     "An active goal with the same title is not added twice.",
-    parameters={
-        "type": "object",
-        "properties": {
-            "title": {"type": "string", "description": "The goal in a few words, e.g. 'Run a 10k'."},
-            "due": {
-                "type": "string",
-                "description": "Optional due date: YYYY-MM-DD, +30d, +4w or words like 'next friday'.",
-            },
-            "why": {"type": "string", "description": "Optional: why it matters to them, in their words."},
-        },
-        "required": ["title"],
-    },
+    parameters=arguments(
+        "title",
+        title=string("The goal in a few words, e.g. 'Run a 10k'."),
+        due=string("Optional due date: YYYY-MM-DD, +30d, +4w or words like 'next friday'."),
+        why=string("Optional: why it matters to them, in their words."),
+    ),
     run=run,
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from coachcli.coaching.goals import set_status
-from coachcli.coaching.tools.base import Tool, ToolContext, require_arg
+from coachcli.coaching.tools.base import Tool, ToolContext, arguments, require_arg, string
 from coachcli.errors import CoachError, UsageError
 from coachcli.store.models import GOAL_STATUSES
 
@@ -27,13 +27,8 @@ TOOL = Tool(
     name="update_goal",
     description="Change a goal's status when the person says they finished it (done), gave it up "
     "(dropped) or want it back (active).",
-    parameters={
-        "type": "object",
-        "properties": {
-            "goal_id": {"type": "string", "description": "The goal's id (or prefix)."},
-            "status": {"type": "string", "enum": list(GOAL_STATUSES)},
-        },
-        "required": ["goal_id", "status"],
-    },
+    parameters=arguments(
+        "goal_id", "status", goal_id=string("The goal's id (or prefix)."), status=string(enum=GOAL_STATUSES)
+    ),
     run=run,
 )

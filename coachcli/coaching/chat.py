@@ -19,7 +19,7 @@ from coachcli.coaching.conversations import get_or_create_coaching, list_task_th
 from coachcli.coaching.facts import list_facts
 from coachcli.coaching.goals import goal_briefs
 from coachcli.coaching.memories import get_summary, list_notes
-from coachcli.coaching.messages import append_message, message_exists
+from coachcli.coaching.messages import append_message, append_reply, message_exists
 from coachcli.coaching.prompts import build_system_prompt
 from coachcli.coaching.text import require_text
 from coachcli.coaching.tools.base import ToolContext
@@ -184,16 +184,11 @@ class _Turn:
             session.commit()
             raise
         self.record(completion)
-        append_message(
+        append_reply(
             session,
             self.conversation_id,
-            "assistant",
-            completion.content,
+            completion,
             tool_calls=[c.as_openai() for c in completion.tool_calls] or None,
-            model=completion.model,
-            input_tokens=completion.input_tokens,
-            output_tokens=completion.output_tokens,
-            cost_usd=completion.cost_usd,
             **self.reply_fields,
         )
         session.commit()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from coachcli.store.models import Conversation, Message
 from coachcli.store.types import utcnow
+
+if TYPE_CHECKING:
+    from coachcli.llm.types import Completion
 
 
 def lock_conversation(session: Session, conversation_id: str) -> Conversation:
@@ -42,6 +45,21 @@ def append_message(
     session.add(conversation)
     session.flush()
     return message
+
+
+def append_reply(session: Session, conversation_id: str, completion: Completion, **fields: Any) -> Message:
+    """A model's reply as an assistant message, with its model and the call's tokens and cost."""
+    return append_message(
+        session,
+        conversation_id,
+        "assistant",
+        completion.content,
+        model=completion.model,
+        input_tokens=completion.input_tokens,
+        output_tokens=completion.output_tokens,
+        cost_usd=completion.cost_usd,
+        **fields,
+    )
 
 
 def list_messages(

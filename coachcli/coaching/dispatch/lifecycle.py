@@ -17,7 +17,7 @@ from coachcli.coaching.conversations import create_conversation, get_or_create_c
 from coachcli.coaching.dispatch import liveness
 from coachcli.coaching.ids import by_prefix
 from coachcli.coaching.memories import add_note
-from coachcli.coaching.messages import append_message
+from coachcli.coaching.messages import append_message, append_reply
 from coachcli.coaching.text import require_text
 from coachcli.errors import ConflictError, UsageError
 from coachcli.llm.types import Completion
@@ -161,16 +161,7 @@ def succeed(
         title=f"{agent_display_name}: {dispatch.task.partition(chr(10))[0][:80]}",  # the task's first line
     )
     append_message(session, thread.id, "user", f"Task: {dispatch.task}")
-    append_message(
-        session,
-        thread.id,
-        "assistant",
-        completion.content,
-        model=completion.model,
-        input_tokens=completion.input_tokens,
-        output_tokens=completion.output_tokens,
-        cost_usd=completion.cost_usd,
-    )
+    append_reply(session, thread.id, completion)
     totals = usage or completion
     done = _transition(
         session,

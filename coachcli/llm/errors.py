@@ -59,29 +59,36 @@ def to_coach_error(
     return ProviderError(redact(_describe(exc, litellm, model=model, api_base=api_base, attempts=attempts)))
 
 
+# litellm's exception class → what to say; tried in order (a Timeout is also retryable below).
+_BY_CLASS = (
+    (
+        "AuthenticationError",
+        "{where} rejected the API key for {model}: check the key in your environment "
+        "(e.g. OPENAI_API_KEY, ANTHROPIC_API_KEY).",
+    ),
+    (
+        "ContextWindowExceededError",
+        "the request is larger than {model}'s context window: lower it with "
+        "`coach config set context_tokens N`.",
+    ),
+    (
+        "RateLimitError",
+        "{where} is rate-limiting requests{tried}: wait a minute and try again, or check your plan's limits.",
+    ),
+    (
+        "Timeout",
+        "{model} did not answer in time{tried}: try again, or allow more seconds with "
+        "`coach config set timeout N` (or COACH_TIMEOUT).",
+    ),
+)
+
+
 def _describe(exc: BaseException, litellm: Any, *, model: str, api_base: str | None, attempts: int) -> str:
     tried = f" after {attempts} attempts" if attempts > 1 else ""
     where = api_base or "the provider"
-    if isinstance(exc, litellm.AuthenticationError):
-        return (
-            f"{where} rejected the API key for {model}: check the key in your environment "
-            "(e.g. OPENAI_API_KEY, ANTHROPIC_API_KEY)."
-        )
-    if isinstance(exc, litellm.ContextWindowExceededError):
-        return (
-            f"the request is larger than {model}'s context window: lower it with "
-            "`coach config set context_tokens N`."
-        )
-    if isinstance(exc, litellm.RateLimitError):
-        return (
-            f"{where} is rate-limiting requests{tried}: wait a minute and try again, "
-            "or check your plan's limits."
-        )
-    if isinstance(exc, litellm.Timeout):
-        return (
-            f"{model} did not answer in time{tried}: try again, or allow more seconds with "
-            "`coach config set timeout N` (or COACH_TIMEOUT)."
-        )
+    for name, template in _BY_CLASS:
+        if isinstance(exc, getattr(litellm, name)):
+            return template.format(where=where, model=model, tried=tried)
     if is_connection_error(exc, litellm):
         return (
             f"cannot reach {where} for {model}: check that the server is running and that "

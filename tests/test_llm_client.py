@@ -201,6 +201,23 @@ def test_context_too_long_points_at_context_tokens(model_env: ScriptedServer) ->
     assert "context_tokens" in message
 
 
+@pytest.mark.parametrize(
+    ("status", "code", "said"),
+    [
+        (401, "invalid_api_key", "rejected the API key for"),
+        (429, "rate_limit_exceeded", "is rate-limiting requests"),
+        (400, "context_length_exceeded", f"the request is larger than {MODEL}'s context window"),
+    ],
+)
+def test_each_error_class_has_its_own_line(
+    model_env: ScriptedServer, status: int, code: str, said: str
+) -> None:
+    model_env.default = error(status, code=code)
+    with pytest.raises(ProviderError) as caught:
+        client(model_env, retries=0).complete(HI)
+    assert said in one_line(caught.value)
+
+
 # -- streams and credentials --------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -103,7 +104,8 @@ def test_kill_during_a_streamed_reply_leaves_no_half_written_message(
 ) -> None:
     """The user's words survive a SIGKILL mid-stream; no partial reply is stored as complete."""
     reply = " ".join(f"word{i}" for i in range(400))
-    model_env.default = text(reply, chunk_delay=0.05)  # ~20 s of streaming: we kill it long before
+    # word0 … word5, then nothing until the server stops: the kill always lands mid-stream.
+    model_env.default = text(reply, hold=threading.Event(), hold_after=6)
     proc = spawn("chat", "hello before the crash")
     try:
         read_until(proc, b"word5 ", timeout=150)  # the server has sent chunks and the CLI shows them

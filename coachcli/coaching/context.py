@@ -254,7 +254,13 @@ def fold(
         reply = client.complete(request, max_tokens=words * 2)
         text = " ".join(reply.content.split())[: words * 8] or previous
         if guard is not None:
-            guard()
+            try:
+                guard()
+            except Exception:
+                session.rollback()
+                record_call(session, user.id, "summary", reply, conversation_id=conversation_id)
+                session.commit()  # the summary is dropped, but the call was paid for
+                raise
         set_summary(session, user, conversation_id, text, messages[index - 1].position)
         record_call(session, user.id, "summary", reply, conversation_id=conversation_id)
         session.commit()

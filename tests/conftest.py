@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,6 +146,15 @@ class Run:
         import json
 
         return json.loads(self.stdout)
+
+
+def wait_for_exits(procs: Sequence[subprocess.Popen[str]], count: int, limit: float = 240) -> None:
+    """Poll until `count` of `procs` have exited (a guard against hanging, not a timing assertion):
+    a race test holds the winner at the model until the others have decided."""
+    deadline = time.monotonic() + limit
+    while sum(p.poll() is not None for p in procs) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} processes exited within {limit}s"
+        time.sleep(0.05)
 
 
 def run_cli(*args: str, prefix: list[str] | None = None, env: dict[str, str] | None = None) -> Run:

@@ -95,7 +95,8 @@ def text(
     """A normal assistant reply; streamed ~one chunk per word unless `chunks` says otherwise.
 
     With `hold`, a stream sends its first `hold_after` content pieces and then waits until the
-    test sets the event (or the server stops): a test sees a reply half-way without timing it."""
+    test sets the event (or the server stops): a test sees a reply half-way without timing it.
+    A reply that is not streamed is held whole."""
     return Reply(
         kind="text",
         content=content,
@@ -311,6 +312,8 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.delay > 0 and self.server.scripted._stopping.wait(reply.delay):
             raise _ClientGone  # server is stopping: drop the connection
         stream = bool(body.get("stream"))
+        if not stream:
+            self._hold(reply)  # a whole reply is held before any of it is sent
         if reply.kind == "error":
             self._send_json(reply.status, reply.error_body, reply.headers)
         elif reply.kind == "broken" and not stream:
@@ -319,6 +322,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._stream(body, reply)
         else:
             self._send_json(200, _completion(body, reply))
+
+    def _hold(self, reply: Reply) -> None:
+        """Wait until the test sets `reply.hold` (no-op without one); drop out if the server stops."""
+        while reply.hold is not None and not reply.hold.wait(0.05):
+            if self.server.scripted._stopping.is_set():
+                raise _ClientGone
 
     def _send_json(
         self, status: int, payload: dict[str, Any], headers: tuple[tuple[str, str], ...] = ()
@@ -353,10 +362,8 @@ class _Handler(BaseHTTPRequestHandler):
         for i, chunk in enumerate(chunks):
             if i and reply.chunk_delay > 0 and stopping.wait(reply.chunk_delay):
                 raise _ClientGone
-            if reply.hold is not None and i == reply.hold_after + 1:  # chunk 0 carries the role
-                while not reply.hold.wait(0.05):
-                    if stopping.is_set():
-                        raise _ClientGone
+            if i == reply.hold_after + 1:  # chunk 0 carries the role
+                self._hold(reply)
             self._write_event(json.dumps(chunk))
         if reply.kind == "broken":
             self._drop()

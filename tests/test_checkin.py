@@ -6,10 +6,12 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from conftest import wait_for_exits
 from scripted_server import error, text, tool_call
 from sqlmodel import select
 
@@ -189,7 +191,8 @@ def test_reset_keeps_the_schedule_and_clears_unread(coach, model_env) -> None:
 def test_racing_checkins_write_exactly_one(coach, model_env, store) -> None:
     """Three `coach checkin --if-due` processes started together: one check-in, one model call."""
     assert coach("goals", "add", "Run a 10k").exit_code == 0  # creates and migrates the store first
-    model_env.queue(text("One check-in only.", delay=0.5))
+    release = threading.Event()
+    model_env.queue(text("One check-in only.", hold=release))
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "coachcli", "checkin", "--if-due", "--json"],
@@ -200,6 +203,9 @@ def test_racing_checkins_write_exactly_one(coach, model_env, store) -> None:
         )
         for _ in range(3)
     ]
+    model_env.wait_for_requests(1, timeout=240)  # one claimed and is at the model…
+    wait_for_exits(procs, 2)  # …and the other two decided while it waits there
+    release.set()
     documents = []
     for proc in procs:
         stdout, stderr = proc.communicate(timeout=240)

@@ -6,9 +6,11 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
+from conftest import wait_for_exits
 from scripted_server import ScriptedServer, error, hang, text
 from sqlmodel import select
 
@@ -139,13 +141,17 @@ def test_approval_race_between_processes_runs_exactly_once(
 ) -> None:
     """Three processes approve the same proposal at once: one thread, one model call, two refusals."""
     dispatch_id = propose(store)
-    model_env.queue(text("The one and only plan.", delay=0.5))
+    release = threading.Event()
+    model_env.queue(text("The one and only plan.", hold=release))
     env = dict(os.environ)
     cmd = [sys.executable, "-m", "coachcli", "dispatches", "approve", dispatch_id, "--json"]
     procs = [
         subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for _ in range(3)
     ]
+    model_env.wait_for_requests(1, timeout=240)  # one claimed it and is at the model…
+    wait_for_exits(procs, 2)  # …and the other two were refused while it waits there
+    release.set()
     results = [(p.wait(timeout=120), *p.communicate()) for p in procs]
     codes = sorted(code for code, _out, _err in results)
     assert codes == [0, 1, 1], results

@@ -165,18 +165,22 @@ def _message_hits(
     docs = {turn.id: scorer.matcher.count(turn.content) for thread in threads.values() for turn in thread}
     scorer.set_average(length for _, length in docs.values())
     scored: list[tuple[float, Turn]] = []
+    offsets = [(d, CONTEXT_WEIGHT * CONTEXT_DECAY ** (d - 1)) for d in range(1, CONTEXT_TURNS + 1)]
     for thread in threads.values():
+        counted = [docs[turn.id] for turn in thread]
         for i, turn in enumerate(thread):
-            frequencies, length = docs[turn.id]
+            frequencies, length = counted[i]
             frequencies, weight = list(frequencies), 1.0
-            for distance in range(1, CONTEXT_TURNS + 1):
-                w = CONTEXT_WEIGHT * CONTEXT_DECAY ** (distance - 1)
+            for distance, w in offsets:
                 for j in (i - distance, i + distance):
                     if 0 <= j < len(thread):
-                        f, n = docs[thread[j].id]
-                        frequencies = [a + w * b for a, b in zip(frequencies, f, strict=True)]
+                        f, n = counted[j]
+                        if any(f):  # most neighbours hold none of the words
+                            frequencies = [a + w * b for a, b in zip(frequencies, f, strict=True)]
                         length += w * n
                         weight += w
+            if not any(frequencies):
+                continue
             score = round(scorer.score((frequencies, length), scorer.average_length * weight), 4)
             if score <= 0 or not turn.content.strip():
                 continue

@@ -88,8 +88,10 @@ class TermMatcher:
     def count(self, text: str) -> Counted:
         found = words(text)
         frequencies = [0.0] * self.size
+        seen = self._seen  # most words were met before: look them up without a call
         for word in found:
-            for i, weight in self._matches(word):
+            matched = seen.get(word)
+            for i, weight in self._matches(word) if matched is None else matched:
                 frequencies[i] += weight
         return frequencies, len(found)
 

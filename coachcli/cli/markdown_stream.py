@@ -7,14 +7,20 @@ than the screen is never duplicated or cut.
 Cost: the finished blocks add up to one render of the whole reply; the live tail adds one render
 of a short text per refresh. Finding finished blocks looks only at the lines that arrived since
 the last look, so a long reply is not rescanned on every chunk.
+
+A piece that arrives before the next refresh is due is not lost to a stall: a timer draws the
+pending tail once the interval has passed, even when no further piece arrives (a slow model, a
+tool call).
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from rich.console import Console, Group, NewLine, RenderableType
 from rich.live import Live
@@ -85,30 +91,73 @@ class BlockFinder:
         return cut
 
 
-class MarkdownStream:
-    """Feed it chunks; call close() at the end (also after an interruption)."""
+class Cancellable(Protocol):
+    def cancel(self) -> None: ...
 
-    def __init__(self, console: Console, *, clock: Callable[[], float] = time.monotonic) -> None:
+
+Scheduler = Callable[[float, Callable[[], None]], Cancellable]
+
+
+def background_timer(delay: float, action: Callable[[], None]) -> Cancellable:
+    """Run `action` once, `delay` seconds from now, on a daemon thread."""
+    timer = threading.Timer(delay, action)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+class MarkdownStream:
+    """Feed it chunks; call close() at the end (also after an interruption).
+
+    `clock` and `schedule` are the time source and the deferred-refresh timer (tests pass fakes).
+    """
+
+    def __init__(
+        self,
+        console: Console,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        schedule: Scheduler = background_timer,
+    ) -> None:
         self.console = console
         self.clock = clock
+        self.schedule = schedule
         self.tail = ""  # the text after the last finished block
         self._blocks = BlockFinder()
         self._live: Live | None = None
         self._shown = ""  # the tail as the live display last showed it
         self._next = float("-inf")  # the clock time from which the tail may be refreshed
+        self._pending: Cancellable | None = None  # the timer that will draw a held-back tail
+        self._lock = threading.RLock()  # the timer's thread and the feeding thread take turns
 
     def feed(self, piece: str) -> None:
         if not piece:
             return
-        self.tail += piece
-        if "\n" in piece:
-            self._print_finished()
+        with self._lock:
+            self.tail += piece
+            if "\n" in piece:
+                self._print_finished()
+            self._refresh_due()
+
+    def tick(self) -> None:
+        """Draw the tail if it changed and its refresh is due (the deferred-refresh timer's job)."""
+        with self._lock:
+            self._pending = None
+            self._refresh_due()
+
+    def _refresh_due(self) -> None:
+        """Show the tail now if the interval has passed; otherwise make sure a timer will."""
+        if self.tail == self._shown:
+            return
         now = self.clock()
-        if now >= self._next and self.tail != self._shown:
-            spent = time.perf_counter()
-            self._show_tail()
-            spent = time.perf_counter() - spent
-            self._next = now + max(REFRESH_SECONDS, spent / TAIL_CPU_SHARE)
+        if now < self._next:
+            if self._pending is None:
+                self._pending = self.schedule(self._next - now, self.tick)
+            return
+        spent = time.perf_counter()
+        self._show_tail()
+        spent = time.perf_counter() - spent
+        self._next = now + max(REFRESH_SECONDS, spent / TAIL_CPU_SHARE)
 
     def _print_finished(self) -> None:
         """Print the blocks finished in the tail."""
@@ -144,12 +193,16 @@ class MarkdownStream:
             self._live.start(refresh=True)
 
     def close(self) -> None:
-        """Print whatever is left, permanently."""
-        rest, self.tail = self.tail.strip("\n"), ""
-        self._blocks, self._shown = BlockFinder(), ""
-        if self._live is not None:
-            self._live.update(Text(""), refresh=False)
-            self._live.stop()
-            self._live = None
-        if rest.strip():
-            self.console.print(Markdown(rest))
+        """Print whatever is left, permanently (a refresh still pending is no longer needed)."""
+        with self._lock:
+            if self._pending is not None:
+                self._pending.cancel()
+                self._pending = None
+            rest, self.tail = self.tail.strip("\n"), ""
+            self._blocks, self._shown = BlockFinder(), ""
+            if self._live is not None:
+                self._live.update(Text(""), refresh=False)
+                self._live.stop()
+                self._live = None
+            if rest.strip():
+                self.console.print(Markdown(rest))

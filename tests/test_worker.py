@@ -32,6 +32,7 @@ from coachcli import __version__
 from coachcli.llm.worker import protocol, route, spawn
 from coachcli.llm.worker.paths import worker_paths
 from coachcli.llm.worker.server import Worker
+from coachcli.processes import pid_alive
 
 REPO = Path(__file__).resolve().parent.parent
 KEY = "sk-test-scripted-key-123456"
@@ -358,7 +359,7 @@ def test_stop_during_a_call_lets_the_call_finish(
         assert stop.exit_code == 0
         assert stop.stdout.strip() == f"stopped the worker (pid {pid})"
         assert coach("worker", "status").stdout.strip() == "not running"
-        assert spawn.alive(pid)  # still serving the call in flight
+        assert pid_alive(pid)  # still serving the call in flight
     finally:
         release.set()
         stdout, stderr = command.communicate(timeout=120)

@@ -11,7 +11,7 @@ import signal
 import time
 from pathlib import Path
 
-from coachcli.llm.worker.spawn import alive
+from coachcli.processes import pid_alive
 
 MODULE = b"coachcli.llm.worker.server"
 
@@ -30,7 +30,7 @@ def worker_pids(under: Path) -> dict[int, Path]:
         if MODULE not in argv or b"--socket" not in argv:
             continue
         sock = argv[argv.index(b"--socket") + 1]
-        if (sock == prefix or sock.startswith(prefix.rstrip(b"/") + b"/")) and alive(int(entry.name)):
+        if (sock == prefix or sock.startswith(prefix.rstrip(b"/") + b"/")) and pid_alive(int(entry.name)):
             found[int(entry.name)] = Path(os.fsdecode(sock))
     return found
 
@@ -39,7 +39,7 @@ def wait_gone(pid: int, limit: float = 30.0) -> bool:
     """Poll until `pid` has exited (a guard against hanging, not a timing assertion)."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
-        if not alive(pid):
+        if not pid_alive(pid):
             return True
         time.sleep(0.05)
     return False

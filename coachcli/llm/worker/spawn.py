@@ -150,21 +150,6 @@ def stop(paths: WorkerPaths) -> int | None:
     return int(answer.get("pid") or 0) or None
 
 
-def alive(pid: int) -> bool:
-    """Is process `pid` running (a zombie counts as gone)?"""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 @dataclass(frozen=True)
 class WorkerStatus:
     """What `coach worker status` shows: None fields when no worker runs."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,8 +142,33 @@ def update(path: Path, key: str, value: Any | None) -> bool:
     """Set `key` to `value` (None removes it) and rewrite the file; True when `key` was there.
 
     A file that is not valid TOML is repaired by dropping `key`'s lines first; when the rest is
-    still broken nothing is written and the error says which line to fix.
+    still broken nothing is written and the error says which line to fix. The read-modify-write
+    holds a lock on the folder, so two `config set` at once both land (neither loses the other's key).
     """
+    with _locked(path):
+        return _update(path, key, value)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive flock on the file's folder for a read-modify-write (none where flock is missing)."""
+    folder = Path(os.path.realpath(path)).parent
+    try:
+        import fcntl
+
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(folder, os.O_RDONLY)
+    except (ImportError, OSError):
+        yield  # no lock to take: write() reports a folder it cannot use
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _update(path: Path, key: str, value: Any | None) -> bool:
     current = read(path)
     present = key in current.values
     if current.error is not None:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,9 @@ import pytest
 from typer.testing import CliRunner
 
 from coachcli.cli.app import app
+from coachcli.store.engine import BUSY_TIMEOUT_SECONDS
 from coachcli.store.models import Agent, Conversation, Dispatch, Goal, Memory, User, UserFact
+from coachcli.store.peek import LOCK_WAIT_SECONDS
 from coachcli.store.types import utcnow
 
 IDS = {  # fixed ids: a prefix picks exactly one
@@ -172,8 +174,22 @@ def test_missing_database_answers_nothing_and_creates_nothing(home: Path, databa
 @pytest.mark.sqlite_only
 def test_locked_database_answers_nothing_at_once(seeded: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Another process holds the database exclusively: the Tab answers nothing, with no error,
-    instead of waiting the commands' minute-long busy timeout."""
+    instead of waiting the commands' minute-long busy timeout (its connections wait a fraction of a
+    second for the lock, so a Tab press never stalls the shell)."""
     monkeypatch.setenv("COACH_USER", "tester")
+    waits: list[float] = []  # the busy wait of each connection completion opened, as it closed
+
+    class Recording(sqlite3.Connection):
+        def close(self) -> None:
+            waits.append(self.execute("PRAGMA busy_timeout").fetchone()[0] / 1000)
+            super().close()
+
+    connect = sqlite3.dbapi2.connect
+
+    def recording_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        return connect(*args, **kwargs, factory=Recording)
+
+    monkeypatch.setattr(sqlite3.dbapi2, "connect", recording_connect)
     seeded.dispose()  # no idle connection of ours: the holder takes the file for itself
     holder = subprocess.Popen(
         [
@@ -192,9 +208,9 @@ def test_locked_database_answers_nothing_at_once(seeded: Any, monkeypatch: pytes
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
-        started = time.monotonic()
         assert bash("tasks", "show", "") == (0, [], "")
-        assert time.monotonic() - started < 30  # not the 60 s busy timeout of commands
+        assert waits, "completion never tried the locked store"
+        assert max(waits) <= LOCK_WAIT_SECONDS < BUSY_TIMEOUT_SECONDS
     finally:
         holder.communicate("")
     assert bash("tasks", "show", "")[1] == [IDS["thread2"], IDS["thread"]]  # lock gone: answers again

@@ -130,56 +130,17 @@ def _from_store(query: Query) -> Completer:
     return complete
 
 
-def _task_threads(session: Session, handle: str, typed: str) -> list[Choice]:
-    from coachcli.coaching.complete import task_threads
+def _query(name: str, *options: Any, **flags: Any) -> Query:
+    """`coaching.complete.<name>(session, handle, typed, *options, **flags)`, imported only when a
+    Tab press asks for it (commands attach completers on every run; the queries load SQLModel)."""
 
-    return task_threads(session, handle, typed)
-
-
-def _dispatches(*statuses: str) -> Query:
     def query(session: Session, handle: str, typed: str) -> list[Choice]:
-        from coachcli.coaching.complete import dispatches
+        from coachcli.coaching import complete
 
-        return dispatches(session, handle, typed, statuses)
-
-    return query
-
-
-def _retryable(session: Session, handle: str, typed: str) -> list[Choice]:
-    from coachcli.coaching.complete import dispatches
-    from coachcli.coaching.dispatch.lifecycle import RETRYABLE
-
-    return dispatches(session, handle, typed, RETRYABLE)
-
-
-def _agents(*, builtin: bool) -> Query:
-    def query(session: Session, _handle: str, typed: str) -> list[Choice]:
-        from coachcli.coaching.complete import agent_names
-
-        return agent_names(session, typed, builtin=builtin)
+        found: list[Choice] = getattr(complete, name)(session, handle, typed, *options, **flags)
+        return found
 
     return query
-
-
-def _facts(session: Session, handle: str, typed: str) -> list[Choice]:
-    from coachcli.coaching.complete import facts
-
-    return facts(session, handle, typed)
-
-
-def _goals(*statuses: str) -> Query:
-    def query(session: Session, handle: str, typed: str) -> list[Choice]:
-        from coachcli.coaching.complete import goals
-
-        return goals(session, handle, typed, statuses)
-
-    return query
-
-
-def _notes(session: Session, handle: str, typed: str) -> list[Choice]:
-    from coachcli.coaching.complete import memory_notes
-
-    return memory_notes(session, handle, typed)
 
 
 def _setting_names(_ctx: Context, _param: Parameter, incomplete: str) -> list[CompletionItem]:
@@ -193,22 +154,22 @@ ARG = "ARG"  # the command's first positional argument
 
 # (command path, ARG or an option) -> completer.
 COMPLETERS: dict[tuple[tuple[str, ...], str], Completer] = {
-    (("tasks", "show"), ARG): _from_store(_task_threads),
-    (("dispatches", "approve"), ARG): _from_store(_dispatches("proposed")),
-    (("dispatches", "reject"), ARG): _from_store(_dispatches("proposed")),
-    (("dispatches", "retry"), ARG): _from_store(_retryable),
-    (("dispatch",), "--agent"): _from_store(_agents(builtin=True)),
-    (("agents", "show"), ARG): _from_store(_agents(builtin=True)),
-    (("agents", "rm"), ARG): _from_store(_agents(builtin=False)),
-    (("facts", "rm"), ARG): _from_store(_facts),
-    (("facts", "edit"), ARG): _from_store(_facts),
-    (("goals", "show"), ARG): _from_store(_goals(*ANY_GOAL)),
-    (("goals", "edit"), ARG): _from_store(_goals(*ANY_GOAL)),
-    (("goals", "done"), ARG): _from_store(_goals("active")),
-    (("goals", "drop"), ARG): _from_store(_goals("active")),
-    (("goals", "reopen"), ARG): _from_store(_goals("done", "dropped")),
-    (("log",), "--goal"): _from_store(_goals("active")),
-    (("memory", "rm"), ARG): _from_store(_notes),
+    (("tasks", "show"), ARG): _from_store(_query("task_threads")),
+    (("dispatches", "approve"), ARG): _from_store(_query("dispatches", ("proposed",))),
+    (("dispatches", "reject"), ARG): _from_store(_query("dispatches", ("proposed",))),
+    (("dispatches", "retry"), ARG): _from_store(_query("retryable_dispatches")),
+    (("dispatch",), "--agent"): _from_store(_query("agent_names", builtin=True)),
+    (("agents", "show"), ARG): _from_store(_query("agent_names", builtin=True)),
+    (("agents", "rm"), ARG): _from_store(_query("agent_names", builtin=False)),
+    (("facts", "rm"), ARG): _from_store(_query("facts")),
+    (("facts", "edit"), ARG): _from_store(_query("facts")),
+    (("goals", "show"), ARG): _from_store(_query("goals", ANY_GOAL)),
+    (("goals", "edit"), ARG): _from_store(_query("goals", ANY_GOAL)),
+    (("goals", "done"), ARG): _from_store(_query("goals", ("active",))),
+    (("goals", "drop"), ARG): _from_store(_query("goals", ("active",))),
+    (("goals", "reopen"), ARG): _from_store(_query("goals", ("done", "dropped"))),
+    (("log",), "--goal"): _from_store(_query("goals", ("active",))),
+    (("memory", "rm"), ARG): _from_store(_query("memory_notes")),
     (("config", "set"), ARG): _setting_names,
     (("config", "unset"), ARG): _setting_names,
 }

@@ -1,7 +1,8 @@
 """What shell completion offers from the store: ids and names of the user's own rows.
 
 Each function is one small indexed query with a LIMIT, run on every Tab press: (value, help)
-pairs, newest first, whose value starts with what was typed.
+pairs, newest first, whose value starts with what was typed. All take (session, handle, prefix)
+first, so cli/complete.py can name any of them the same way.
 """
 
 from __future__ import annotations
@@ -28,20 +29,23 @@ def _user_id(handle: str) -> Any:
     return select(User.id).where(User.handle == handle).scalar_subquery()
 
 
+def _coaching_id(handle: str) -> Any:
+    return (
+        select(Conversation.id)
+        .where(Conversation.user_id == _user_id(handle), Conversation.type == "coaching")
+        .scalar_subquery()
+    )
+
+
 def _starting(column: Any, prefix: str) -> Any:
     return col(column).startswith(prefix.lower(), autoescape=True)
 
 
 def task_threads(session: Session, handle: str, prefix: str) -> list[Choice]:
     """Task threads under the user's coaching conversation (the parent index, newest first)."""
-    coaching = (
-        select(Conversation.id)
-        .where(Conversation.user_id == _user_id(handle), Conversation.type == "coaching")
-        .scalar_subquery()
-    )
     query = (
         select(Conversation.id, Conversation.title)
-        .where(Conversation.parent_id == coaching, _starting(Conversation.id, prefix))
+        .where(Conversation.parent_id == _coaching_id(handle), _starting(Conversation.id, prefix))
         .order_by(col(Conversation.created_at).desc())
         .limit(LIMIT)
     )
@@ -63,7 +67,14 @@ def dispatches(session: Session, handle: str, prefix: str, statuses: tuple[str, 
     return [(id_, f"{agent}: {task}") for id_, agent, task in session.exec(query)]
 
 
-def agent_names(session: Session, prefix: str, *, builtin: bool = True) -> list[Choice]:
+def retryable_dispatches(session: Session, handle: str, prefix: str) -> list[Choice]:
+    """Dispatches `coach dispatches retry` accepts."""
+    from coachcli.coaching.dispatch.lifecycle import RETRYABLE
+
+    return dispatches(session, handle, prefix, RETRYABLE)
+
+
+def agent_names(session: Session, _handle: str, prefix: str, *, builtin: bool = True) -> list[Choice]:
     """Specialists by name: the built-in ones (unless only removable ones are wanted) and the stored."""
     from coachcli.coaching.agents import BUILTIN_AGENTS
 
@@ -104,14 +115,13 @@ def goals(session: Session, handle: str, prefix: str, statuses: tuple[str, ...])
 
 def memory_notes(session: Session, handle: str, prefix: str) -> list[Choice]:
     """The coach's notes on the user's coaching conversation (the running summary is not removable)."""
-    coaching = (
-        select(Conversation.id)
-        .where(Conversation.user_id == _user_id(handle), Conversation.type == "coaching")
-        .scalar_subquery()
-    )
     query = (
         select(Memory.id, Memory.content)
-        .where(Memory.conversation_id == coaching, Memory.kind == "note", _starting(Memory.id, prefix))
+        .where(
+            Memory.conversation_id == _coaching_id(handle),
+            Memory.kind == "note",
+            _starting(Memory.id, prefix),
+        )
         .order_by(col(Memory.created_at).desc())
         .limit(LIMIT)
     )

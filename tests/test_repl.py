@@ -73,7 +73,7 @@ def stored(store: Any) -> list[Any]:
 def test_prompt_slash_commands_streamed_turn_ctrl_c_and_ctrl_d(
     repl: Any, model_env: ScriptedServer, coach: Any, store: Any
 ) -> None:
-    """The prompt appears, /help and /facts work, a reply streams, Ctrl-C keeps the partial reply and
+    """The prompt appears, /help, /facts and /tasks work, a reply streams, Ctrl-C keeps the partial reply and
     returns to the prompt, and Ctrl-D leaves with exit code 0."""
     assert coach("facts", "add", "Prefers morning workouts").exit_code == 0
     expect(repl, PROMPT)
@@ -85,6 +85,10 @@ def test_prompt_slash_commands_streamed_turn_ctrl_c_and_ctrl_d(
 
     repl.sendline("/facts")
     expect(repl, "Prefers morning workouts")
+    expect(repl, PROMPT)
+
+    repl.sendline("/tasks")
+    expect(repl, "No task threads yet.")
     expect(repl, PROMPT)
 
     words = "Good morning! Let's look at your week together and pick one small step. Ready?"

@@ -5,17 +5,22 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from coachcli.cli.output import err, error_line, out, styled
 from coachcli.errors import CoachError
 
 if TYPE_CHECKING:  # the coaching turn and its imports load after the prompt is up
+    from sqlmodel import Session
+
     from coachcli.cli.state import AppState
     from coachcli.coaching.turn_events import Decision
-    from coachcli.store.models import Dispatch
+    from coachcli.store.models import Dispatch, User
+
+T = TypeVar("T")
 
 HELP = """\
 Type a message and press Enter. End a line with \\ to continue on the next one,
@@ -189,28 +194,33 @@ class Repl:
         return None
 
     def _show_tasks(self) -> None:
-        from coachcli.cli.common import reading
         from coachcli.cli.output import short_id, when
         from coachcli.coaching.conversations import list_task_threads
 
-        with reading(self.app) as (session, user):
-            rows = list_task_threads(session, user, limit=10) if user else []
-        if not rows:
-            err().print("No task threads yet.")
-        for row in rows:
-            err().print(f"{short_id(row.id)}  {when(row.created_at)}  {row.title or ''}")
+        self._show_list(
+            lambda session, user: list_task_threads(session, user, limit=10),
+            "No task threads yet.",
+            lambda row: f"{short_id(row.id)}  {when(row.created_at)}  {row.title or ''}",
+        )
 
     def _show_facts(self) -> None:
-        from coachcli.cli.common import reading
         from coachcli.cli.output import short_id
         from coachcli.coaching.facts import list_facts
 
+        self._show_list(list_facts, "No facts yet.", lambda fact: f"{short_id(fact.id)}  {fact.text}")
+
+    def _show_list(
+        self, load: Callable[[Session, User], Sequence[T]], empty: str, line: Callable[[T], str]
+    ) -> None:
+        """The user's rows one a line on stderr, or `empty` (also before the user has a row)."""
+        from coachcli.cli.common import reading
+
         with reading(self.app) as (session, user):
-            facts = list_facts(session, user) if user else []
-        if not facts:
-            err().print("No facts yet.")
-        for fact in facts:
-            err().print(f"{short_id(fact.id)}  {fact.text}")
+            rows = load(session, user) if user else []
+        if not rows:
+            err().print(empty)
+        for row in rows:
+            err().print(line(row))
 
     def _show_memory(self) -> None:
         from coachcli.cli.common import reading

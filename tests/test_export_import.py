@@ -79,6 +79,16 @@ def seed(store, handle: str = "alice") -> dict[str, str]:
         return {"coaching": coaching.id, "thread": thread.id, "user": user.id}
 
 
+def doc(**fields: object) -> str:
+    """An export file (JSON text) holding `fields`."""
+    return json.dumps({"format": "coachcli-export", "version": 1, **fields})
+
+
+def conv(*messages: object, **fields: object) -> dict:
+    """A coaching conversation of an export file."""
+    return {"type": "coaching", "messages": list(messages), **fields}
+
+
 def export(coach, handle: str, *args: str) -> dict:
     run = coach("-u", handle, "export", *args)
     assert run.exit_code == 0, run.stderr
@@ -192,8 +202,6 @@ def test_foreign_ids_get_fresh_ids_and_the_owner_is_untouched(coach, store, tmp_
 def test_ids_nobody_uses_are_kept(coach, store, tmp_path: Path) -> None:
     """Restoring into a fresh store keeps conversation and fact ids, so references stay true."""
     document = {
-        "format": "coachcli-export",
-        "version": 1,
         "facts": [{"id": "f0000000-0000-4000-8000-000000000001", "text": "Likes tea"}],
         "conversations": [
             {"id": "c0000000-0000-4000-8000-000000000001", "type": "coaching", "messages": []},
@@ -207,7 +215,7 @@ def test_ids_nobody_uses_are_kept(coach, store, tmp_path: Path) -> None:
         ],
     }
     path = tmp_path / "mine.json"
-    path.write_text(json.dumps(document))
+    path.write_text(doc(**document))
     import_file(coach, "carol", path)
     out = export(coach, "carol")
     assert [c["id"] for c in out["conversations"]] == [c["id"] for c in document["conversations"]]
@@ -216,24 +224,8 @@ def test_ids_nobody_uses_are_kept(coach, store, tmp_path: Path) -> None:
 
 def test_minimal_hand_written_file_imports(coach, tmp_path: Path) -> None:
     path = tmp_path / "peer.json"
-    path.write_text(
-        json.dumps(
-            {
-                "format": "coachcli-export",
-                "version": 1,
-                "conversations": [
-                    {
-                        "type": "coaching",
-                        "messages": [
-                            {"role": "user", "content": "Yes"},
-                            {"role": "assistant", "content": "Great"},
-                            {"role": "user", "content": "Yes"},
-                        ],
-                    }
-                ],
-            }
-        )
-    )
+    yes, great = {"role": "user", "content": "Yes"}, {"role": "assistant", "content": "Great"}
+    path.write_text(doc(conversations=[conv(yes, great, yes)]))
     counts = import_file(coach, "dave", path)
     assert counts["messages"] == 3 and counts["conversations"] == 1
     history = coach("-u", "dave", "history", "--json")
@@ -251,25 +243,13 @@ def test_merge_into_existing_coaching_conversation_in_time_order(coach, store, t
         set_summary(session, user, coaching.id, "folds 'at ten'", 1)
     at = lambda hours: (T0 + timedelta(hours=hours)).isoformat()  # noqa: E731
     path = tmp_path / "older.json"
-    path.write_text(
-        json.dumps(
-            {
-                "format": "coachcli-export",
-                "version": 1,
-                "conversations": [
-                    {
-                        "type": "coaching",
-                        "messages": [
-                            {"role": "user", "content": "at nine", "created_at": at(0)},
-                            {"role": "assistant", "content": "at eleven", "created_at": at(2)},
-                            {"role": "user", "content": "at one", "created_at": at(4)},
-                        ],
-                        "memories": [{"kind": "summary", "content": "another summary", "covers_through": 1}],
-                    }
-                ],
-            }
-        )
+    older = conv(
+        {"role": "user", "content": "at nine", "created_at": at(0)},
+        {"role": "assistant", "content": "at eleven", "created_at": at(2)},
+        {"role": "user", "content": "at one", "created_at": at(4)},
+        memories=[{"kind": "summary", "content": "another summary", "covers_through": 1}],
     )
+    path.write_text(doc(conversations=[older]))
     counts = import_file(coach, "erin", path)
     assert counts["messages"] == 3 and counts["conversations"] == 0
     assert counts["skipped"] == 2  # the conversation (merged) and its summary (erin's stays)
@@ -297,15 +277,7 @@ def test_explicit_times_import_in_order_and_fast_path(coach, tmp_path: Path) -> 
         for i in range(2500)  # more than one insert batch
     ]
     path = tmp_path / "locomo.json"
-    path.write_text(
-        json.dumps(
-            {
-                "format": "coachcli-export",
-                "version": 1,
-                "conversations": [{"type": "coaching", "messages": messages}],
-            }
-        )
-    )
+    path.write_text(doc(conversations=[conv(*messages)]))
     assert import_file(coach, "frank", path)["messages"] == 2500
     out = export(coach, "frank")
     got = out["conversations"][0]["messages"]
@@ -343,14 +315,6 @@ def test_export_of_unknown_user_is_an_empty_valid_file(coach, tmp_path: Path) ->
 
 
 GOOD_MESSAGE = {"role": "user", "content": "hi"}
-
-
-def doc(**fields: object) -> str:
-    return json.dumps({"format": "coachcli-export", "version": 1, **fields})
-
-
-def conv(*messages: object, **fields: object) -> dict:
-    return {"type": "coaching", "messages": list(messages), **fields}
 
 
 BAD_FILES = {

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import IO, Any
 
 from sqlalchemy import insert, select, update
@@ -183,8 +184,7 @@ class _Importer:
                 parent_id=parent_id,
                 mode=row["mode"],
                 title=row["title"],
-                created_at=row["created_at"] or self.now,
-                updated_at=row["updated_at"] or row["created_at"] or self.now,
+                **self._times(row),
             )
         )
         self.created.add(ident)
@@ -255,7 +255,6 @@ class _Importer:
                 ident = str(found)
             else:
                 ident = self._free(UserFact, row["id"])
-                created = row["created_at"] or self.now
                 self.session.execute(
                     insert(FACTS).values(
                         id=ident,
@@ -263,9 +262,8 @@ class _Importer:
                         text=row["text"],
                         normalized=normalized,
                         source=row["source"],
-                        created_at=created,
-                        updated_at=row["updated_at"] or created,
                         superseded_at=row["superseded_at"],
+                        **self._times(row),
                     )
                 )
                 known.add(ident, (normalized, current), at)  # a later restatement in the file is this one
@@ -294,9 +292,7 @@ class _Importer:
                 goal_id = str(found)
             else:
                 goal_id = self._free(Goal, row["id"])
-                created = row["created_at"] or self.now
-                values = {**row, "id": goal_id, "user_id": self.user.id, "created_at": created}
-                values["updated_at"] = row["updated_at"] or created
+                values = {**row, "id": goal_id, "user_id": self.user.id, **self._times(row)}
                 self.session.execute(insert(GOALS).values(**values))
                 self.counts.goals += 1
             self._progress(notes, self.plan.goal_progress.get(index, []), goal_id)
@@ -312,6 +308,12 @@ class _Importer:
             values.update(goal_id=goal_id, created_at=row["created_at"] or self.now)
             self.session.execute(insert(PROGRESS).values(**values))
             self.counts.progress += 1
+
+    def _times(self, row: Row) -> dict[str, datetime]:
+        """A row's created_at and updated_at as stored: a missing creation time is the import's,
+        a missing update time the creation time."""
+        created = row["created_at"] or self.now
+        return {"created_at": created, "updated_at": row["updated_at"] or created}
 
     def _matcher(self, model: Any, key: Any) -> Matcher:
         """The user's stored rows of one kind, keyed for matching."""
@@ -351,7 +353,6 @@ class _Importer:
                     self._insert_memory(conversation, row, None)
 
     def _insert_memory(self, conversation: str, row: Row, covers_through: int | None) -> None:
-        created = row["created_at"] or self.now
         self.session.execute(
             insert(MEMORIES).values(
                 id=self._free(Memory, row["id"]),
@@ -360,8 +361,7 @@ class _Importer:
                 kind=row["kind"],
                 content=row["content"],
                 covers_through=covers_through,
-                created_at=created,
-                updated_at=row["updated_at"] or created,
+                **self._times(row),
             )
         )
         self.counts.memories += 1
@@ -376,13 +376,11 @@ class _Importer:
             if known.take(row["id"], (row["agent"], row["task"]), row["created_at"]) is not None:
                 self.counts.skipped += 1
                 continue
-            created = row["created_at"] or self.now
             values = {**row, "id": self._free(Dispatch, row["id"]), "user_id": self.user.id}
             values.update(
                 conversation_id=coaching,
                 task_thread_id=self._conversation_ref(row["task_thread_id"]),
-                created_at=created,
-                updated_at=row["updated_at"] or created,
+                **self._times(row),
             )
             if row["status"] == "running":  # nothing runs it in this store
                 values.update(status="interrupted", error=row["error"] or "imported while it was running")

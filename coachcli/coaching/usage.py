@@ -7,6 +7,7 @@ the call's result, so a result is never stored without its cost (nor a cost twic
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -136,16 +137,16 @@ def usage_report(
         price = None if unpriced else float(cost or 0)
         rows.append(UsageRow(k, int(requests), int(tokens_in), int(tokens_out), price))
     if by == "week":
-        weeks: dict[str, UsageRow] = {}
+        weeks: dict[str, list[UsageRow]] = {}
         for row in rows:
-            week = iso_week(str(row.key))
-            weeks[week] = weeks[week].plus(row) if week in weeks else UsageRow(week, 0, 0, 0, 0.0).plus(row)
-        rows = list(weeks.values())
+            weeks.setdefault(iso_week(str(row.key)), []).append(row)
+        rows = [total(days, key=week) for week, days in weeks.items()]
     return rows
 
 
-def total(rows: list[UsageRow]) -> UsageRow:
-    result = UsageRow("total", 0, 0, 0, 0.0)
+def total(rows: Iterable[UsageRow], *, key: str = "total") -> UsageRow:
+    """The sum of `rows` under `key` (its cost unknown if any row's is)."""
+    result = UsageRow(key, 0, 0, 0, 0.0)
     for row in rows:
         result = result.plus(row)
     return result

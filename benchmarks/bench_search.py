@@ -16,6 +16,7 @@ import sqlite3
 import statistics
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -99,26 +100,30 @@ def build(home: Path, messages: int, others: int = 0) -> tuple[Path, str]:
     return db, conversations[0]
 
 
-def search_latency(db: Path, rounds: int) -> list[float]:
-    """Seconds per in-process search (default limit 10), every question `rounds` times."""
+def search_latencies(dbs: dict[str, Path], rounds: int) -> dict[str, list[float]]:
+    """Seconds per in-process search (default limit 10) in each store: every question `rounds`
+    times, the stores' passes interleaved (a load spike from elsewhere hits them alike)."""
     from coachcli.coaching.search import search
     from coachcli.coaching.users import find_user
     from coachcli.store.engine import Store
 
-    store = Store(f"sqlite:///{db}")
-    times: list[float] = []
-    try:
-        with store.read_session() as session:
-            user = find_user(session, seed.USER)
-            search(session, user, QUESTIONS[0])  # warm the connection and the caches once
-            for _ in range(rounds):
-                for question in QUESTIONS:
-                    start = time.perf_counter()
-                    search(session, user, question)
-                    times.append(time.perf_counter() - start)
-    finally:
-        store.dispose()
-    return times
+    def one_pass(session: Any, user: Any) -> list[float]:
+        times = []
+        for question in QUESTIONS:
+            start = time.perf_counter()
+            search(session, user, question)
+            times.append(time.perf_counter() - start)
+        return times
+
+    with ExitStack() as stack:
+        jobs: dict[str, Callable[[], list[float]]] = {}
+        for name, db in dbs.items():
+            store = Store(f"sqlite:///{db}")
+            stack.callback(store.dispose)
+            session = stack.enter_context(store.read_session())
+            jobs[name] = partial(one_pass, session, find_user(session, seed.USER))
+        passes = interleave(jobs, rounds, seed=8)  # the warm-up pass fills connections and caches
+    return {name: [t for times in runs for t in times] for name, runs in passes.items()}
 
 
 def append_pair(bench: Bench, messages: int) -> Figure:
@@ -228,11 +233,11 @@ def search_case(bench: Bench) -> Outcome:
     started = time.perf_counter()
     db, _ = build(bench.tmp / "search", size)
     built = time.perf_counter() - started
-    times = search_latency(db, bench.reps(10, 2))
-    p50 = statistics.median(times)
     progress(f"building a shared store: {size:,} messages of the bench user and {OTHERS} others alike")
     shared_db, _ = build(bench.tmp / "search-shared", size, OTHERS)
-    shared = search_latency(shared_db, bench.reps(10, 2))
+    latencies = search_latencies({"alone": db, "shared": shared_db}, bench.reps(10, 2))
+    times, shared = latencies["alone"], latencies["shared"]
+    p50 = statistics.median(times)
     figures = [
         Figure(f"search at {size:,} messages, in process (p50 of {len(times)})", p50, "s", target=0.020),
         Figure(

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -155,6 +156,18 @@ def wait_for_exits(procs: Sequence[subprocess.Popen[str]], count: int, limit: fl
     while sum(p.poll() is not None for p in procs) < count:
         assert time.monotonic() < deadline, f"fewer than {count} processes exited within {limit}s"
         time.sleep(0.05)
+
+
+def coaching_messages(store: Any, handle: str = "tester") -> list[Any]:
+    """The stored messages of the user's coaching conversation, oldest first ([] before there is one)."""
+    from coachcli.coaching.conversations import find_coaching
+    from coachcli.coaching.messages import list_messages
+    from coachcli.coaching.users import find_user
+
+    with store.read_session() as session:
+        user = find_user(session, handle)
+        coaching = find_coaching(session, user) if user else None
+        return list_messages(session, coaching.id) if coaching else []
 
 
 def run_cli(*args: str, prefix: list[str] | None = None, env: dict[str, str] | None = None) -> Run:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MODEL
+from conftest import MODEL, coaching_messages
 from scripted_server import Reply, ScriptedServer, broken_stream, error, text, tool_call
 
 from coachcli.coaching.agents import BUILTIN_AGENTS
@@ -28,18 +28,6 @@ CHAT_KEYS = {"conversation_id", "reply", "model", "input_tokens", "output_tokens
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def coaching_messages(store: Any, handle: str = "tester") -> list[Any]:
-    """The stored messages of the user's coaching conversation, oldest first."""
-    from coachcli.coaching.conversations import find_coaching
-    from coachcli.coaching.messages import list_messages
-    from coachcli.coaching.users import find_user
-
-    with store.read_session() as session:
-        user = find_user(session, handle)
-        coaching = find_coaching(session, user) if user else None
-        return list_messages(session, coaching.id) if coaching else []
 
 
 def facts_of(coach: Any) -> list[dict[str, Any]]:

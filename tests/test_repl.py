@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MODEL
+from conftest import MODEL, coaching_messages
 from scripted_server import ScriptedServer, text, tool_call
 
 pexpect = pytest.importorskip("pexpect")
@@ -57,17 +57,6 @@ def leave(child: Any) -> int:
     child.expect(pexpect.EOF, timeout=30)
     child.close()
     return child.exitstatus
-
-
-def stored(store: Any) -> list[Any]:
-    from coachcli.coaching.conversations import find_coaching
-    from coachcli.coaching.messages import list_messages
-    from coachcli.coaching.users import find_user
-
-    with store.read_session() as session:
-        user = find_user(session, "tester")
-        coaching = find_coaching(session, user) if user else None
-        return list_messages(session, coaching.id) if coaching else []
 
 
 def test_prompt_slash_commands_streamed_turn_ctrl_c_and_ctrl_d(
@@ -116,7 +105,7 @@ def test_prompt_slash_commands_streamed_turn_ctrl_c_and_ctrl_d(
     expect(repl, PROMPT)
     assert leave(repl) == 0
 
-    messages = [(m.role, m.status, m.content) for m in stored(store)]
+    messages = [(m.role, m.status, m.content) for m in coaching_messages(store)]
     assert messages[:3] == [
         ("user", "complete", "hello coach"),
         ("assistant", "complete", words),
@@ -163,5 +152,5 @@ def test_proposal_card_approved_runs_the_specialist(
     shown = coach("tasks", "show", thread["id"], "--json").json()
     contents = [m["content"] for m in shown["messages"]]
     assert contents == [f"Task: {task}", "Week 1: three easy 20-minute runs."]
-    replies = [m.content for m in stored(store) if m.role == "assistant"]
+    replies = [m.content for m in coaching_messages(store) if m.role == "assistant"]
     assert replies[-1] == "The plan is ready: shall we start on Monday?"

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import MODEL
+from conftest import MODEL, coaching_messages
 from scripted_server import Reply, ScriptedServer, broken_stream, error, text, tool_call
 from workers import stop_workers, wait_gone, worker_pids
 
@@ -90,17 +90,6 @@ def own_home(tmp_path: Path, workers: set[Path], monkeypatch: pytest.MonkeyPatch
 def _error_lines(stderr: str) -> list[str]:
     assert "Traceback" not in stderr
     return [line for line in stderr.splitlines() if line.startswith("Error:")]
-
-
-def _messages(store: Any) -> list[Any]:
-    from coachcli.coaching.conversations import find_coaching
-    from coachcli.coaching.messages import list_messages
-    from coachcli.coaching.users import find_user
-
-    with store.read_session() as session:
-        user = find_user(session, "tester")
-        coaching = find_coaching(session, user) if user else None
-        return list_messages(session, coaching.id) if coaching else []
 
 
 def _run_coach(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -255,7 +244,7 @@ def test_broken_provider_stream_keeps_the_partial(
     assert run.exit_code == 1
     [line] = _error_lines(run.stderr)
     assert "broke off midway" in line
-    _user, partial = _messages(store)
+    _user, partial = coaching_messages(store)
     assert (partial.content, partial.status) == ("You could try a shorter run on", "interrupted")
 
 
@@ -435,7 +424,7 @@ def test_worker_killed_before_the_first_chunk_falls_back_in_process(
     assert run.exit_code == 0, run.stderr
     assert run.stdout == "Answered in-process.\n"
     assert run.stderr.count("model worker not used") == 1
-    assert [m.content for m in _messages(store)][-2:] == ["are you there?", "Answered in-process."]
+    assert [m.content for m in coaching_messages(store)][-2:] == ["are you there?", "Answered in-process."]
     assert model_env.pending() == 0
 
 
@@ -472,7 +461,7 @@ def test_worker_killed_mid_stream_keeps_the_partial(
     assert "broke off midway" in broken.value.message
     shown = broken.value.partial.content
     assert shown and "Start with a gentle ten minutes and build from there.".startswith(shown)
-    _user, partial = _messages(store)
+    _user, partial = coaching_messages(store)
     assert (partial.content, partial.status) == (shown, "interrupted")
     assert len(model_env.requests) == 1
 

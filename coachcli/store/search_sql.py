@@ -172,45 +172,35 @@ _PG_LEXEME = "coalesce((SELECT min(x) FROM unnest(tsvector_to_array(to_tsvector(
 
 
 def note_counts(session: Session, user_id: str, words: Sequence[Word]) -> tuple[int, list[int]]:
-    """The same for the user's facts, memories and progress notes together."""
-    return _counts(session, user_id, words, notes=True)
-
-
-def _counts(session: Session, user_id: str, words: Sequence[Word], *, notes: bool) -> tuple[int, list[int]]:
+    """The user's facts, memories and progress notes together: how many, and how many contain
+    each word, counted in the index (a few hundred rows per user, unlike messages)."""
     params: dict[str, Any] = {"u": user_id}
     if _is_sqlite(session):
-        table = "search_notes_fts" if notes else "search_messages"
         parts = []
         for i, word in enumerate([None, *words]):
             params[f"q{i}"] = _fts_query(user_id, [word] if word else [])
-            parts.append(f"(SELECT count(*) FROM {table} WHERE {table} MATCH :q{i})")
+            parts.append(f"(SELECT count(*) FROM search_notes_fts WHERE search_notes_fts MATCH :q{i})")
         row = session.execute(text("SELECT " + ", ".join(parts)), params).one()
         return int(row[0]), [int(v) for v in row[1:]]
     total = 0
     per_word = [0] * len(words)
-    for source, vector in _PG_NOTES if notes else _PG_MESSAGES:
-        where = f"FROM {source} AND {vector} IS NOT NULL"
+    for table in NOTE_TABLES:
+        where = f"FROM {table} t WHERE t.user_id = :u AND t.search_vector IS NOT NULL"
         total += int(session.execute(text(f"SELECT count(*) {where}"), params).scalar() or 0)
         if not words:
             continue
         filters = []
         for i, word in enumerate(words):
             params[f"q{i}"] = _ts_query([word])
-            filters.append(f"count(*) FILTER (WHERE {vector} @@ to_tsquery('english', :q{i}))")
+            filters.append(f"count(*) FILTER (WHERE t.search_vector @@ to_tsquery('english', :q{i}))")
         params["any"] = _ts_query(words)
-        query = f"SELECT {', '.join(filters)} {where} AND {vector} @@ to_tsquery('english', :any)"
+        query = f"SELECT {', '.join(filters)} {where} AND t.search_vector @@ to_tsquery('english', :any)"
         row = session.execute(text(query), params).one()
         per_word = [a + int(b) for a, b in zip(per_word, row, strict=True)]
     return total, per_word
 
 
-# PostgreSQL: each source's rows of the user (:u), and its vector.
-_PG_MESSAGES = (
-    ("messages m JOIN conversations c ON c.id = m.conversation_id WHERE c.user_id = :u", "m.search_vector"),
-)
-_PG_NOTES = tuple(
-    (f"{table} t WHERE t.user_id = :u", "t.search_vector") for table in ("user_facts", "memories", "progress")
-)
+NOTE_TABLES = ("user_facts", "memories", "progress")
 
 
 # CROSS JOIN: SQLite then reads the few messages asked for first, by their keys, and never walks

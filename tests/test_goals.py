@@ -236,6 +236,25 @@ def test_due_dates_in_every_documented_form() -> None:
             parse_due(bad, today=today)
 
 
+def test_due_dates_at_the_ends_of_the_calendar(coach) -> None:
+    """The last day a date can name is a due date; anything past it is exit 2, never an overflow."""
+    assert parse_due("9999-12-31", today=date(2026, 11, 28)) == date(9999, 12, 31)
+    assert parse_due("+1d", today=date(9999, 12, 30)) == date(9999, 12, 31)
+    for bad in ("+2d", "+4w", "+3650d"):
+        with pytest.raises(UsageError, match="after 9999-12-31"):
+            parse_due(bad, today=date(9999, 12, 30))
+    for bad in ("10000-01-01", "0000-01-01", "+99999d"):
+        with pytest.raises(UsageError):
+            parse_due(bad, today=date(2026, 11, 28))
+    added = coach("goals", "add", "Far away", "--due", "9999-12-31", "--json")
+    assert added.exit_code == 0, added.stderr
+    assert [g["due"] for g in coach("goals", "list", "--json").json()] == ["9999-12-31"]
+    assert coach("goals", "list").exit_code == 0  # the days left are counted, not overflowed
+    for bad in ("10000-01-01", "+99999d"):
+        run = coach("goals", "add", "Too far", "--due", bad)
+        assert run.exit_code == 2 and run.stderr.startswith("Error:"), run.stderr
+
+
 # --- the coach's tools ------------------------------------------------------------------------------
 
 

@@ -47,8 +47,9 @@ def test_review_creates_a_reviewer_task_thread(coach, model_env) -> None:
 
 
 def test_review_days_and_nothing_to_review(coach, model_env) -> None:
-    bad = coach("review", "--days", "0")
-    assert bad.exit_code == 2 and bad.stderr.startswith("Error: --days must be between 1")
+    for days in ("0", "367", "-5", "99999999999999999999999"):  # huge spans are refused, not overflowed
+        bad = coach("review", "--days", days)
+        assert bad.exit_code == 2 and bad.stderr.startswith("Error: --days must be between 1"), bad.stderr
     empty = coach("review")
     assert empty.exit_code == 1 and "nothing to review" in empty.stderr
     assert model_env.requests == []

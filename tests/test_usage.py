@@ -194,6 +194,29 @@ def test_since_and_until_bound_the_days(coach: Any, store: Any) -> None:
     assert coach("usage", "--by", "month").exit_code == 2
 
 
+def test_the_first_and_last_days_a_date_can_name_are_bounds(coach: Any, store: Any) -> None:
+    """0001-01-01 and 9999-12-31 work at either end (the day after 9999-12-31 does not exist)."""
+    seed_report(store)
+    every_day = ["2026-11-16", "2026-11-22", "2026-11-23"]
+    for args in (
+        ("--until", "9999-12-31"),
+        ("--since", "0001-01-01", "--until", "9999-12-31"),
+        ("--since", "0001-01-01"),
+    ):
+        run = coach("usage", *args, "--json")
+        assert run.exit_code == 0, run.stderr
+        assert [r["key"] for r in run.json()] == every_day
+    for args in (
+        ("--since", "9999-12-31"),
+        ("--until", "0001-01-01"),
+        ("--since", "9999-12-31", "--until", "9999-12-31"),
+    ):
+        assert coach("usage", *args, "--json").json() == []
+    for args in (("--until", "10000-01-01"), ("--since", "0000-12-31"), ("--until", "99999d")):
+        run = coach("usage", *args, "--json")
+        assert run.exit_code == 2 and run.stderr.startswith("Error:"), run.stderr
+
+
 def test_plain_table_has_totals_and_unknown_prices(coach: Any, store: Any) -> None:
     seed_report(store)
     run = coach("usage", "--by", "model")

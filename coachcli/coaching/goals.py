@@ -81,7 +81,10 @@ def parse_due(text: str, *, today: date | None = None) -> date:
     if not cleaned:
         raise UsageError(f"the due date is empty: {DUE_HINT}")
     if cleaned.startswith("+"):  # a duration from today, read like every duration setting
-        due = today + timedelta(days=parse_duration(cleaned[1:]).days)
+        try:
+            due = today + timedelta(days=parse_duration(cleaned[1:]).days)
+        except OverflowError:  # only near the end of the calendar
+            raise UsageError(f"{cleaned!r} falls after 9999-12-31: {DUE_HINT}") from None
     elif _ISO_DATE.fullmatch(cleaned):
         try:
             due = date.fromisoformat(cleaned)

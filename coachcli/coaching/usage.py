@@ -197,8 +197,8 @@ def budget_warning(session: Session, handle: str, budget_usd: float, *, now: dat
 
 
 def parse_day_or_span(text: str, *, now: datetime, end: bool = False) -> datetime:
-    """`YYYY-MM-DD` (a UTC day; as an end, the whole day is included) or a span back from now
-    (`7d`, `4w`). Raises UsageError (exit 2) for anything else."""
+    """`YYYY-MM-DD` (a UTC day; as an end, the whole day is included, up to 9999-12-31) or a span
+    back from now (`7d`, `4w`). Raises UsageError (exit 2) for anything else."""
     import re
 
     from coachcli.config import parse_duration
@@ -212,7 +212,11 @@ def parse_day_or_span(text: str, *, now: datetime, end: bool = False) -> datetim
         except ValueError:
             raise bad from None
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        return start + timedelta(days=1) if end else start
+        if not end:
+            return start
+        if day == date.max:  # the last day a date can name: its end is the end of time
+            return datetime.max.replace(tzinfo=UTC)
+        return start + timedelta(days=1)
     try:
         return now - parse_duration(cleaned)
     except UsageError:

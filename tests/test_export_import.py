@@ -355,6 +355,35 @@ BAD_FILES = {
         "conversations[0]: parent_id nope is not a conversation in this file or one of yours",
     ),
     "fact without text": (doc(facts=[{"source": "manual"}]).encode(), "facts[0]: text is missing"),
+    "lone low surrogate": (
+        doc(facts=[{"text": "ok"}, {"text": "\udcff"}]).encode(),
+        "facts[1].text: holds text that is not valid Unicode",
+    ),
+    "lone surrogate as a list item": (doc(facts=[{"text": "ok"}, "\udc00"]).encode(), "facts[1]: holds text"),
+    "lone surrogate in a title": (
+        doc(conversations=[conv(title="\udfff")]).encode(),
+        "conversations[0].title: holds text that is not valid Unicode",
+    ),
+    "reversed surrogate pair deep in a message": (
+        doc(
+            conversations=[
+                conv(GOOD_MESSAGE, {**GOOD_MESSAGE, "tool_calls": [{"id": "a"}, {"id": "\ude00\ud83d"}]})
+            ]
+        ).encode(),
+        "conversations[0].messages[1].tool_calls[1].id: holds text that is not valid Unicode",
+    ),
+    "time before year 1 in UTC": (
+        doc(facts=[{"text": "x", "created_at": "0001-01-01T00:00:00+14:00"}]).encode(),
+        'facts[0]: created_at "0001-01-01T00:00:00+14:00" falls outside years 1 to 9999',
+    ),
+    "time after year 9999 in UTC": (
+        doc(conversations=[conv({**GOOD_MESSAGE, "created_at": "9999-12-31T23:59:59-14:00"})]).encode(),
+        'conversations[0].messages[0]: created_at "9999-12-31T23:59:59-14:00" falls outside years 1 to 9999',
+    ),
+    "goal updated after year 9999 in UTC": (
+        doc(goals=[{"title": "g", "updated_at": "9999-12-31T20:00:00-04:00"}]).encode(),
+        "goals[0]: updated_at",
+    ),
     "invalid utf-8": (
         b'{"format": "coachcli-export", "version": 1, "facts": [{"text": "caf\xe9"}]}',
         "facts[0]: not valid JSON (lexical error: invalid bytes in UTF8 string.)",

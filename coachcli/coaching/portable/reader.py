@@ -22,6 +22,7 @@ CONTAINER_LISTS = {
 _OPENING = ("start_map", "start_array")
 _CLOSING = ("end_map", "end_array")
 UTF8_BOM = b"\xef\xbb\xbf"
+NOT_UNICODE = "holds text that is not valid Unicode (an unpaired surrogate such as \\udcff)"
 
 
 class FileFormatError(Exception):
@@ -52,6 +53,8 @@ def records(source: IO[bytes]) -> Iterator[Record]:
             yield from walker.feed(event, value)
     except ijson.JSONError as exc:
         raise FileFormatError(walker.where(), f"not valid JSON ({_first_line(exc)})") from None
+    except UnicodeDecodeError:  # yajl hands a lone low surrogate (\\udcff) on as bytes no UTF-8 reads
+        raise FileFormatError(walker.where(pending=True), NOT_UNICODE) from None
     if not walker.finished:
         raise FileFormatError("", "the file is empty")
 
@@ -86,22 +89,34 @@ def _first_line(exc: Exception) -> str:
 
 
 class _Builder:
-    """Builds one value from events, however deeply nested."""
+    """Builds one value from events, however deeply nested, knowing where inside it it is."""
 
     def __init__(self) -> None:
         from ijson.common import ObjectBuilder
 
         self._builder = ObjectBuilder()
-        self._depth = 0
+        self._steps: list[str | int] = []  # per open level: the last key read, or the last index
 
     def feed(self, event: str, value: Any) -> bool:
         """Take one event; True once the value is complete."""
         self._builder.event(event, value)
-        if event in _OPENING:
-            self._depth += 1
-        elif event in _CLOSING:
-            self._depth -= 1
-        return self._depth == 0
+        if event in _CLOSING:
+            self._steps.pop()
+        elif event == "map_key":
+            self._steps[-1] = str(value)
+        else:
+            if self._steps and isinstance(self._steps[-1], int):
+                self._steps[-1] += 1
+            if event in _OPENING:
+                self._steps.append(-1 if event == "start_array" else "")
+        return not self._steps
+
+    def place(self) -> str:
+        """Where the next value goes (`.text`, `.tool_calls[1]`): the place of a value that failed."""
+        steps = list(self._steps)
+        if steps and isinstance(steps[-1], int):
+            steps[-1] += 1  # the failed value is the next item of the open list
+        return "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in steps if step != "")
 
     @property
     def value(self) -> Any:
@@ -131,15 +146,22 @@ class _Walker:
         self.finished = False
         self.top_keys: set[str] = set()
 
-    def where(self) -> str:
-        """The path of the innermost item being read, for errors."""
+    def where(self, *, pending: bool = False) -> str:
+        """The path of the innermost item being read, for errors; `pending`: of the value that was
+        being read when reading failed (the next item of a list, the value of the last key)."""
         parts: list[str] = []
-        for frame in self.stack:
-            if frame.role in ("records", "containers", "children") and frame.index >= 0:
+        for depth, frame in enumerate(self.stack):
+            innermost = pending and self.builder is None and depth == len(self.stack) - 1
+            if frame.role in ("records", "containers", "children") and innermost:
+                parts.append(f"{frame.name}[{frame.index + 1}]")
+            elif frame.role in ("records", "containers", "children") and frame.index >= 0:
                 parts.append(f"{frame.name}[{frame.index}]")
+            elif frame.role == "container" and innermost and frame.key:
+                parts[-1] += f".{frame.key}"
             elif frame.role == "root" and frame.key and len(self.stack) == 1:
                 parts.append(frame.key)
-        return ".".join(parts)
+        inside = self.builder.place() if pending and self.builder is not None else ""
+        return ".".join(parts) + inside if parts else inside.lstrip(".")
 
     def feed(self, event: str, value: Any) -> Iterator[Record]:
         if self.builder is not None:

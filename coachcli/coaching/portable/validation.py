@@ -71,13 +71,21 @@ def _shown(value: str) -> str:
     return '"' + text.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
 
 
+class OutOfRange(ValueError):
+    """A real time whose UTC moment falls before year 1 or after year 9999."""
+
+
 def parse_time(text: str) -> datetime | None:
-    """ISO 8601 in UTC; a time without a zone is taken as UTC, a bare date as its midnight."""
+    """ISO 8601 in UTC; a time without a zone is taken as UTC, a bare date as its midnight.
+    None when it is not a time; OutOfRange when it is one no UTC date can name."""
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is still in year 0 in UTC
+        raise OutOfRange from None
 
 
 class Fields:
@@ -137,7 +145,11 @@ class Fields:
         if not isinstance(value, str):
             self.fail(f"{key} must be an ISO 8601 time string ({_TIME_EXAMPLE}), not {_type_name(value)}")
             return None
-        parsed = parse_time(value)
+        try:
+            parsed = parse_time(value)
+        except OutOfRange:
+            self.fail(f"{key} {_shown(value)} falls outside years 1 to 9999 once in UTC")
+            return None
         if parsed is None:
             self.fail(f"{key} {_shown(value)} is not an ISO 8601 time ({_TIME_EXAMPLE})")
         return parsed

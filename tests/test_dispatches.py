@@ -53,6 +53,31 @@ def test_list_shape_and_status_filter(store, coach) -> None:
     assert bad.exit_code == 2 and bad.stderr.startswith("Error:")
 
 
+def test_every_dispatch_command_prints_an_error_document_when_it_fails_before_a_dispatch(
+    store, coach, model_env: ScriptedServer
+) -> None:
+    """Issue 10 #12: with --json a script always gets one JSON document on stdout, also on failure."""
+    rejected = propose(store)
+    assert coach("dispatches", "reject", rejected).exit_code == 0
+    failures = [
+        (("dispatches", "approve", "UNKNOWN"), 2, "not a dispatch id"),
+        (("dispatches", "retry", "UNKNOWN"), 2, "not a dispatch id"),
+        (("dispatches", "reject", "UNKNOWN"), 2, "not a dispatch id"),
+        (("dispatches", "approve", "abcdef12"), 1, "abcdef12"),
+        (("dispatches", "retry", "abcdef12"), 1, "abcdef12"),
+        (("dispatches", "reject", "abcdef12"), 1, "abcdef12"),
+        (("dispatches", "reject", rejected), 1, "rejected"),  # not proposed any more
+        (("dispatches", "list", "--status", "nope"), 2, "nope"),
+        (("dispatch", "a task", "--agent", "nobody"), None, "nobody"),
+    ]
+    for args, code, words in failures:
+        run = coach(*args, "--json")
+        assert run.exit_code != 0 and (code is None or run.exit_code == code), (args, run)
+        assert run.stderr.startswith("Error:") and run.stderr.count("Error:") == 1, (args, run.stderr)
+        assert set(run.json()) == {"error"} and words in run.json()["error"], (args, run.stdout)
+    assert model_env.requests == []
+
+
 def test_approve_runs_once_and_prints_dispatch_shape(store, coach, model_env: ScriptedServer) -> None:
     """Approval runs the specialist, saves the thread; approving again is a clear error."""
     dispatch_id = propose(store)

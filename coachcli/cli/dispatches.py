@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from coachcli.cli.common import ApiBaseOpt, JsonOpt, ModelOpt, writing
-from coachcli.cli.dispatch import DispatchRun, run_dispatch_command
+from coachcli.cli.dispatch import DispatchRun, json_failures, run_dispatch_command
 from coachcli.cli.output import emit_json, out, short_id, styled, when
 from coachcli.cli.state import state
 
@@ -30,7 +30,7 @@ def list_cmd(
     from coachcli.cli.shapes import dispatch_row_json
     from coachcli.coaching.dispatch.lifecycle import list_dispatches
 
-    with writing(state(ctx)) as (session, user):
+    with json_failures(json_out), writing(state(ctx)) as (session, user):
         rows = list_dispatches(session, user, status=status)
     if json_out:
         emit_json([dispatch_row_json(d) for d in rows])
@@ -102,7 +102,7 @@ def reject_cmd(
     from coachcli.cli.shapes import dispatch_row_json
     from coachcli.coaching.dispatch.lifecycle import find_dispatch, reject
 
-    with writing(state(ctx)) as (session, user):
+    with json_failures(json_out), writing(state(ctx)) as (session, user):
         dispatch = find_dispatch(session, user, dispatch_id)
         reject(session, dispatch, reason)
     if json_out:

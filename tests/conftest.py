@@ -122,6 +122,29 @@ def home(isolated_env: Path) -> Path:
     return isolated_env
 
 
+def plain(text: str) -> str:
+    """Terminal output without its styling escapes (bold, dim)."""
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+@pytest.fixture
+def terminal(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """`terminal(columns)`: in-process commands then print as to a terminal that many columns wide
+    (Rich reads TTY_COMPATIBLE and COLUMNS when the console is made; the console is cached)."""
+    from coachcli.cli.output import out
+
+    def set_width(columns: int) -> None:
+        monkeypatch.setenv("TTY_COMPATIBLE", "1")
+        monkeypatch.setenv("COLUMNS", str(columns))
+        monkeypatch.setenv("NO_COLOR", "1")  # bold and dim remain: see plain()
+        out.cache_clear()
+
+    yield set_width
+    out.cache_clear()
+
+
 @pytest.fixture
 def server() -> Iterator[ScriptedServer]:
     with ScriptedServer() as srv:

@@ -131,6 +131,26 @@ def test_tasks_list_shape_and_order(coach, threads: list[str]) -> None:
     assert human.exit_code == 0 and threads[0][:8] in human.stdout
 
 
+def test_a_narrow_terminal_keeps_task_titles_and_agent_descriptions(
+    coach, threads: list[str], terminal
+) -> None:
+    """CREATED, then AGENT give way to the title; MODEL, then DISPLAY NAME to an agent's description."""
+    from conftest import plain
+
+    for columns, tasks_header, agents_header in (
+        (20, ["ID", "TITLE"], ["NAME", "DESCRIPTION"]),
+        (50, ["ID", "AGENT", "TITLE"], ["NAME", "DESCRIPTION"]),
+        (60, ["ID", "AGENT", "CREATED", "TITLE"], ["NAME", "DISPLAY", "NAME", "DESCRIPTION"]),
+        (120, ["ID", "AGENT", "CREATED", "TITLE"], ["NAME", "DISPLAY", "NAME", "MODEL", "DESCRIPTION"]),
+    ):
+        terminal(columns)
+        tasks = plain(coach("tasks", "list").stdout).splitlines()
+        assert tasks[0].split() == tasks_header, tasks
+        assert "Writer: Write a note" in " ".join(" ".join(tasks).split())
+        agents = plain(coach("agents", "list").stdout).splitlines()
+        assert agents[0].split() == agents_header, agents
+
+
 def test_tasks_show_shape(coach, threads: list[str]) -> None:
     """`tasks show` by unique prefix returns the thread and its messages in order."""
     doc = one_document(coach("tasks", "show", threads[0][:6], "--json"))

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import wait_for_exits
+from conftest import plain, wait_for_exits
 from scripted_server import ScriptedServer, error, hang, text
 from sqlmodel import select
 
@@ -76,6 +76,19 @@ def test_every_dispatch_command_prints_an_error_document_when_it_fails_before_a_
         assert run.stderr.startswith("Error:") and run.stderr.count("Error:") == 1, (args, run.stderr)
         assert set(run.json()) == {"error"} and words in run.json()["error"], (args, run.stdout)
     assert model_env.requests == []
+
+
+def test_a_narrow_terminal_keeps_the_task_and_drops_lesser_columns_first(store, coach, terminal) -> None:
+    task = "Draft a four-week running plan for the spring marathon"
+    propose(store, task=task)
+    for columns, shown in ((20, ["ID", "TASK"]), (60, ["ID", "STATUS", "AGENT", "TASK"]), (120, None)):
+        terminal(columns)
+        run = coach("dispatches", "list")
+        assert run.exit_code == 0, run.stderr
+        header, *body = plain(run.stdout).splitlines()
+        assert header.split() == (shown or ["ID", "STATUS", "AGENT", "BY", "CREATED", "TASK"]), run.stdout
+        assert " ".join(" ".join(body).split()).endswith(task), (columns, run.stdout)
+        assert all(len(line.rstrip()) <= columns for line in [header, *body]), run.stdout
 
 
 def test_approve_runs_once_and_prints_dispatch_shape(store, coach, model_env: ScriptedServer) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from conftest import plain
 from scripted_server import text, tool_call
 from sqlmodel import select
 
@@ -218,6 +219,30 @@ def test_status_counts(coach, store) -> None:
     assert status["proposals_waiting"] == 1 and status["unread_checkins"] == 0
     line = coach("status").stdout
     assert "2 active goals (1 overdue)" in line and "1 proposal waiting" in line
+
+
+def test_a_narrow_terminal_keeps_the_goal_title_and_drops_lesser_columns_first(coach, terminal) -> None:
+    title = "Run a marathon in under four hours"
+    assert coach("goals", "add", title, "--due", "+30d").exit_code == 0
+    for columns, shown, left_out in (
+        (20, ["ID", "GOAL"], ["DUE", "DAYS", "PROGRESS", "LAST"]),
+        (40, ["ID", "GOAL"], ["DUE", "DAYS", "PROGRESS", "LAST"]),
+        (60, ["ID", "DUE", "DAYS", "GOAL"], ["PROGRESS", "LAST"]),
+        (120, ["ID", "DUE", "DAYS", "PROGRESS", "LAST", "GOAL"], []),
+    ):
+        terminal(columns)
+        for args in (("goals", "list"), ("goals", "list", "--all")):
+            run = coach(*args)
+            assert run.exit_code == 0, run.stderr
+            header, *body = plain(run.stdout).splitlines()
+            names = header.split()
+            if "--all" in args:  # STATUS takes room too: at least as much else gives way
+                assert names[0] == "ID" and names[-1] == "GOAL" and set(names) - {"STATUS"} <= set(shown)
+            else:
+                assert names == shown, (columns, run.stdout)
+            assert not set(left_out) & set(header.split())
+            assert " ".join(" ".join(body).split()).endswith(title), (columns, run.stdout)  # whole, folded
+            assert all(len(line.rstrip()) <= columns for line in [header, *body]), run.stdout
 
 
 # --- due dates ------------------------------------------------------------------------------------

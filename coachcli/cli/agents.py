@@ -31,7 +31,7 @@ def list_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
         [s.name + (" *" if s.builtin else ""), s.display_name, s.model or "default", s.description]
         for s in specs
     ]
-    print_columns(("NAME", "DISPLAY NAME", "MODEL", "DESCRIPTION"), rows)
+    print_columns(("NAME", "DISPLAY NAME", "MODEL", "DESCRIPTION"), rows, give_way=(2, 1))
     out().print("* built in", style="dim")
 
 

@@ -9,7 +9,7 @@ import typer
 
 from coachcli.cli.common import ApiBaseOpt, JsonOpt, ModelOpt, writing
 from coachcli.cli.dispatch import DispatchRun, json_failures, run_dispatch_command
-from coachcli.cli.output import emit_json, out, short_id, styled, when
+from coachcli.cli.output import emit_json, fitting_columns, out, short_id, styled, when
 from coachcli.cli.state import state
 
 if TYPE_CHECKING:
@@ -39,18 +39,26 @@ def list_cmd(
         out().print("No dispatches." if status else 'No dispatches yet. Run one with: coach dispatch "TASK"')
         return
     from rich.table import Table
+    from rich.text import Text
 
     colours = {"proposed": "yellow", "succeeded": "green", "failed": "red", "interrupted": "red"}
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for name in ("ID", "STATUS", "AGENT", "BY", "CREATED", "TASK"):
-        table.add_column(name, no_wrap=name != "TASK")
+    headers = ("ID", "STATUS", "AGENT", "BY", "CREATED", "TASK")
+    body: list[list[Text]] = []
     for d in rows:
-        colour = colours.get(d.status, "")
-        state_text = styled((d.status, colour))
         task = styled(d.task if len(d.task) <= 100 else d.task[:99] + "…")
         if d.error and d.status in ("failed", "interrupted"):
             task.append_text(styled(("\n" + d.error[:200], "red")))
-        table.add_row(short_id(d.id), state_text, d.agent, d.proposed_by, when(d.created_at), task)
+        words = [d.agent, d.proposed_by, when(d.created_at)]
+        body.append(
+            [styled(short_id(d.id)), styled((d.status, colours.get(d.status, ""))), *map(styled, words), task]
+        )
+    widths = [max(len(name), *(row[i].cell_len for row in body)) for i, name in enumerate(headers)]
+    keep = fitting_columns(widths, (3, 4, 2, 1))  # BY, CREATED, AGENT, STATUS give way to the task
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for i in keep:
+        table.add_column(headers[i], no_wrap=headers[i] != "TASK")
+    for row in body:
+        table.add_row(*(row[i] for i in keep))
     out().print(table)
 
 

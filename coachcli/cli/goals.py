@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from coachcli.cli.common import JsonOpt, reading, writing
-from coachcli.cli.output import emit_json, iso, note, out, short_id, styled, when
+from coachcli.cli.output import emit_json, fitting_columns, iso, note, out, short_id, styled, when
 from coachcli.cli.state import state
 
 if TYPE_CHECKING:
@@ -102,15 +102,8 @@ def _print_table(rows: list[GoalRow], *, show_status: bool) -> None:
     from coachcli.coaching.goals import days_left, local_today
 
     today = local_today()
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("ID", style="dim", no_wrap=True)
-    if show_status:
-        table.add_column("STATUS", no_wrap=True)
-    table.add_column("DUE", no_wrap=True)
-    table.add_column("DAYS", no_wrap=True)
-    table.add_column("PROGRESS", no_wrap=True)
-    table.add_column("LAST", no_wrap=True)
-    table.add_column("GOAL", ratio=1)
+    headers = ["ID", *(["STATUS"] if show_status else []), "DUE", "DAYS", "PROGRESS", "LAST", "GOAL"]
+    body: list[list[Text]] = []
     for row in rows:
         goal = row.goal
         days, style = _days(days_left(goal.due, today)) if goal.status == "active" else ("-", "")
@@ -124,7 +117,21 @@ def _print_table(rows: list[GoalRow], *, show_status: bool) -> None:
             Text(_since(row, today)),
             Text(goal.title),  # the person's words: literal, never markup
         ]
-        table.add_row(*cells)
+        body.append(cells)
+    # On a narrow terminal these give way, in this order, before the title does.
+    lesser = [
+        headers.index(name) for name in ("LAST", "PROGRESS", "DUE", "STATUS", "DAYS") if name in headers
+    ]
+    widths = [max(len(name), *(cells[i].cell_len for cells in body)) for i, name in enumerate(headers)]
+    keep = fitting_columns(widths, lesser)
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for i in keep:
+        title = headers[i] == "GOAL"
+        table.add_column(
+            headers[i], style="dim" if i == 0 else "", no_wrap=not title, ratio=1 if title else None
+        )
+    for cells in body:
+        table.add_row(*(cells[i] for i in keep))
     out().print(table)
 
 

@@ -188,20 +188,48 @@ def when(value: datetime | None) -> str:
     return value.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-def print_columns(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+TEXT_ROOM = 24  # cells the last column (a title, a task) keeps before lesser columns give way
+
+
+def fitting_columns(widths: Sequence[int], give_way: Sequence[int]) -> list[int]:
+    """The columns to show, by index. On a terminal too narrow for all of them, the columns in
+    `give_way` are left out in that order until the last column (the words a person reads: a goal's
+    title, a task) has TEXT_ROOM cells, or all it needs; off a terminal every column is kept."""
+    console = out()
+    keep = list(range(len(widths)))
+    if not console.is_terminal:
+        return keep
+    last = len(widths) - 1
+    for index in give_way:
+        used = sum(widths[i] + 2 for i in keep if i != last)
+        if console.width - used >= min(TEXT_ROOM, widths[last]):
+            break
+        keep.remove(index)
+    return keep
+
+
+def print_columns(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], *, give_way: Sequence[int] = ()
+) -> None:
     """Aligned columns, like a borderless Rich Table: one record per line.
 
     On a terminal the last column is wrapped to its width; off a terminal nothing is wrapped, so
     `| grep` and `| cut` see whole records. Rich's Table lays out every cell through its measuring
     engine: about a millisecond per row, a quarter of a second for 200 task threads. Plain padding
     draws the same picture in a few milliseconds. Cells are text, never markup; control characters
-    (and newlines, which would split a record) are shown as symbols.
+    (and newlines, which would split a record) are shown as symbols. On a narrow terminal the
+    columns in `give_way` are left out first (fitting_columns).
     """
     from rich.cells import cell_len
     from rich.text import Text
 
     console = out()
     rows = [[visible(cell, one_line=True) for cell in row] for row in rows]
+    if give_way:
+        widths = [max([cell_len(h)] + [cell_len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+        keep = fitting_columns(widths, give_way)
+        headers = [headers[i] for i in keep]
+        rows = [[row[i] for i in keep] for row in rows]
     last = len(headers) - 1
     widths = [max([cell_len(h)] + [cell_len(r[i]) for r in rows]) for i, h in enumerate(headers)]
     indent = sum(widths[:last]) + 2 * last

@@ -39,6 +39,7 @@ def list_cmd(
     print_columns(
         ("ID", "AGENT", "CREATED", "TITLE"),
         [(short_id(r.id), r.agent or "-", when(r.created_at), r.title or "") for r in rows],
+        give_way=(2, 1),  # CREATED, then AGENT: the title stays
     )
 
 

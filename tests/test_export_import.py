@@ -285,6 +285,43 @@ def test_explicit_times_import_in_order_and_fast_path(coach, tmp_path: Path) -> 
     assert got[0]["created_at"] == "2023-05-08T13:56:00+00:00"
 
 
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Pacific/Pago_Pago"])  # UTC+14, UTC-11
+def test_times_at_the_ends_of_the_range_show_in_any_time_zone(
+    coach, tmp_path: Path, monkeypatch, zone
+) -> None:
+    import time
+
+    first, last = "0001-01-02T00:00:00+00:00", "9999-12-30T23:59:59+00:00"
+    path = tmp_path / "edges.json"
+    path.write_text(
+        doc(
+            facts=[{"text": "old", "created_at": first}, {"text": "new", "created_at": last}],
+            conversations=[
+                {"type": "task", "title": "Old task", "created_at": first, "messages": [GOOD_MESSAGE]},
+                conv({"role": "user", "content": "hello there", "created_at": last}),
+            ],
+            goals=[{"title": "g", "created_at": first, "progress": [{"text": "p", "created_at": last}]}],
+            dispatches=[{"agent": "planner", "task": "t", "status": "proposed", "created_at": first}],
+        )
+    )
+    import_file(coach, "zed", path)
+    commands = [
+        ["facts", "list"], ["tasks", "list"], ["dispatches", "list"], ["goals", "list"],
+        ["history"], ["status"], ["search", "hello"], ["export", "--format", "markdown"],
+    ]  # fmt: skip
+    with monkeypatch.context() as zoned:
+        zoned.setenv("TZ", zone)
+        time.tzset()
+        try:
+            for args in commands:
+                run = coach("-u", "zed", *args)
+                assert run.exit_code == 0, (args, run.stderr)
+        finally:
+            zoned.undo()
+            time.tzset()
+    assert [f["created_at"] for f in export(coach, "zed")["facts"]] == [first, last]
+
+
 def test_markdown_export_reads_as_a_transcript(coach, store, tmp_path: Path) -> None:
     seed(store)
     run = coach("-u", "alice", "export", "--format", "markdown")
@@ -374,11 +411,19 @@ BAD_FILES = {
     ),
     "time before year 1 in UTC": (
         doc(facts=[{"text": "x", "created_at": "0001-01-01T00:00:00+14:00"}]).encode(),
-        'facts[0]: created_at "0001-01-01T00:00:00+14:00" falls outside years 1 to 9999',
+        'facts[0]: created_at "0001-01-01T00:00:00+14:00" is too near the ends of the calendar',
     ),
     "time after year 9999 in UTC": (
         doc(conversations=[conv({**GOOD_MESSAGE, "created_at": "9999-12-31T23:59:59-14:00"})]).encode(),
-        'conversations[0].messages[0]: created_at "9999-12-31T23:59:59-14:00" falls outside years 1 to 9999',
+        'conversations[0].messages[0]: created_at "9999-12-31T23:59:59-14:00" is too near the ends',
+    ),
+    "a first day no time zone west of UTC can show": (
+        doc(facts=[{"text": "x", "created_at": "0001-01-01T00:00:00Z"}]).encode(),
+        'created_at "0001-01-01T00:00:00Z" is too near the ends of the calendar',
+    ),
+    "a last day no time zone east of UTC can show": (
+        doc(conversations=[conv(title="t", created_at="9999-12-31T12:00:00")]).encode(),
+        "conversations[0]: created_at",
     ),
     "goal updated after year 9999 in UTC": (
         doc(goals=[{"title": "g", "updated_at": "9999-12-31T20:00:00-04:00"}]).encode(),

@@ -71,21 +71,31 @@ def _shown(value: str) -> str:
     return '"' + text.encode("unicode_escape").decode("ascii").replace('"', '\\"') + '"'
 
 
+# Stored times are shown in the reader's own time zone (up to 14 hours off UTC): a day's margin
+# at either end of the calendar keeps every one of them showable.
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC)
+TIME_RANGE = "give a time from 0001-01-02 to 9999-12-30 (UTC)"
+
+
 class OutOfRange(ValueError):
-    """A real time whose UTC moment falls before year 1 or after year 9999."""
+    """A real time too near the ends of the calendar to be shown in every time zone."""
 
 
 def parse_time(text: str) -> datetime | None:
     """ISO 8601 in UTC; a time without a zone is taken as UTC, a bare date as its midnight.
-    None when it is not a time; OutOfRange when it is one no UTC date can name."""
+    None when it is not a time; OutOfRange when it falls outside EARLIEST..LATEST."""
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
         return None
     try:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00+14:00 is still in year 0 in UTC
         raise OutOfRange from None
+    if not EARLIEST <= value <= LATEST:
+        raise OutOfRange
+    return value
 
 
 class Fields:
@@ -148,7 +158,7 @@ class Fields:
         try:
             parsed = parse_time(value)
         except OutOfRange:
-            self.fail(f"{key} {_shown(value)} falls outside years 1 to 9999 once in UTC")
+            self.fail(f"{key} {_shown(value)} is too near the ends of the calendar: {TIME_RANGE}")
             return None
         if parsed is None:
             self.fail(f"{key} {_shown(value)} is not an ISO 8601 time ({_TIME_EXAMPLE})")

@@ -396,6 +396,10 @@ BAD_FILES = {
         doc(facts=[{"text": "ok"}, {"text": "\udcff"}]).encode(),
         "facts[1].text: holds text that is not valid Unicode",
     ),
+    "lone high surrogate": (
+        doc(facts=[{"text": "ok"}, {"text": "a\ud800b"}]).encode(),
+        "facts[1].text: holds text that is not valid Unicode",
+    ),
     "lone surrogate as a list item": (doc(facts=[{"text": "ok"}, "\udc00"]).encode(), "facts[1]: holds text"),
     "lone surrogate in a title": (
         doc(conversations=[conv(title="\udfff")]).encode(),
@@ -434,6 +438,29 @@ BAD_FILES = {
         "facts[0]: not valid JSON (lexical error: invalid bytes in UTF8 string.)",
     ),
 }
+
+
+def test_unpaired_high_surrogates_are_caught_however_the_file_is_read() -> None:
+    """yajl turns a lone \\ud800 into "?" (or glues it to the next escape): the reader makes it a
+    lone low surrogate first, which fails with its place; pairs and escaped backslashes pass as they are.
+    Every read size is tried, so an escape split between two reads is seen whole."""
+    import io
+
+    from coachcli.coaching.portable.reader import _SurrogateGuard
+
+    cases = {
+        rb'"\ud83d\ude00 \\ud800 \\\\ud800"': rb'"\ud83d\ude00 \\ud800 \\\\ud800"',  # kept
+        rb'"\ud800"': rb'"\udc00"',
+        rb'"a\uD800\u0041"': rb'"a\udc00\u0041"',
+        rb'"\\\ud800 \udbff\udbff\udfff \ud83d"': rb'"\\\udc00 \udc00\udbff\udfff \udc00"',
+    }
+    for raw, expected in cases.items():
+        for size in range(1, len(raw) + 2):
+            guard, got = _SurrogateGuard(io.BytesIO(raw)), b""
+            assert guard.read(0) == b""
+            while chunk := guard.read(size):
+                got += chunk
+            assert got == expected, (raw, size)
 
 
 @pytest.mark.parametrize("case", list(BAD_FILES))

@@ -8,8 +8,10 @@ its object closes, after its messages; the importer reads the file twice for tha
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import IO, Any
 
 # Top-level lists of plain records, and the kind of each item.
@@ -49,7 +51,7 @@ def records(source: IO[bytes]) -> Iterator[Record]:
     rewind(source)
     walker = _Walker()
     try:
-        for event, value in ijson.basic_parse(source, use_float=True):
+        for event, value in ijson.basic_parse(_SurrogateGuard(source), use_float=True):
             yield from walker.feed(event, value)
     except ijson.JSONError as exc:
         raise FileFormatError(walker.where(), f"not valid JSON ({_first_line(exc)})") from None
@@ -57,6 +59,41 @@ def records(source: IO[bytes]) -> Iterator[Record]:
         raise FileFormatError(walker.where(pending=True), NOT_UNICODE) from None
     if not walker.finished:
         raise FileFormatError("", "the file is empty")
+
+
+_HIGH_ESCAPE = re.compile(rb"(\\+)u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})")
+_HOLD = 12  # an escape and the one after it: what must be seen whole before a byte is passed on
+
+
+class _SurrogateGuard:
+    """The file's bytes with each unpaired high surrogate escape (\\ud800 not followed by a low
+    one) turned into a lone low one (\\udc00). yajl quietly makes the first a "?" or glues it to the
+    next escape, but hands the second on as bytes no UTF-8 reads: records() then names the place."""
+
+    def __init__(self, source: IO[bytes]) -> None:
+        self._source = source
+        self._held = b""
+
+    def read(self, size: int = -1) -> bytes:
+        if size == 0:
+            return b""
+        while True:
+            chunk = self._source.read(size)
+            data = self._held + chunk
+            cut = len(data) if not chunk else max(0, len(data) - _HOLD)
+            while 0 < cut < len(data) and data[cut - 1] == ord("\\"):  # never split a run of backslashes
+                cut -= 1
+            fixed = _HIGH_ESCAPE.sub(partial(_unpaired, cut=cut), data)  # same length: escapes for escapes
+            self._held = fixed[cut:]
+            if cut or not chunk:
+                return fixed[:cut]
+
+
+def _unpaired(match: re.Match[bytes], *, cut: int) -> bytes:
+    run = match.group(1)
+    if len(run) % 2 == 0 or match.end(1) - 1 >= cut:  # an escaped backslash, or not seen whole yet
+        return match.group(0)
+    return run + b"udc00"
 
 
 def rewind(source: IO[bytes]) -> None:

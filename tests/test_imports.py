@@ -84,12 +84,25 @@ def migrated_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("dispatch", "--help"),
         ("tasks", "show", "ffff"),  # an error path too
         ("dispatches", "approve", "ffffffff", "--json"),  # a model command failing before any call
+        ("history",),
+        ("config", "show", "--json"),
+        ("search", "morning workouts", "--json"),
+        ("memory", "--json"),
+        ("goals", "list", "--json"),
+        ("status", "--json"),
+        ("checkin", "--if-due", "--json"),  # nothing to check in on yet: no model call
+        ("usage", "--json"),
+        ("export",),
+        ("worker", "status", "--json"),
+        ("version",),
     ],
     ids=lambda a: " ".join(a),
 )
 def test_non_model_commands_import_nothing_heavy(migrated_home: Path, tmp_path: Path, args) -> None:
     """`import litellm` costs seconds; these commands must not pay it (nor Alembic's or psycopg's)."""
     proc, heavy = run_coach(migrated_home, tmp_path, *args)
+    if args[0] == "checkin":
+        assert '"skipped": true' in proc.stdout
     expected_code = 1 if args[:2] in (("tasks", "show"), ("dispatches", "approve")) else 0
     assert proc.returncode == expected_code, proc.stderr
     assert "Traceback" not in proc.stderr
@@ -103,3 +116,17 @@ def test_help_on_a_fresh_machine_imports_nothing_heavy(home: Path, tmp_path: Pat
     assert proc.returncode == 0 and "Usage" in proc.stdout
     assert heavy == []
     assert not home.exists()
+
+
+@pytest.mark.sqlite_only
+def test_import_of_a_file_imports_nothing_heavy(migrated_home: Path, tmp_path: Path) -> None:
+    """`coach import` writes rows, no model: it must not load litellm (nor Alembic on a current store)."""
+    export = tmp_path / "export.json"
+    export.write_text(
+        '{"format": "coachcli-export", "version": 1, "facts": [{"text": "Swims on Fridays"}]}',
+        encoding="utf-8",
+    )
+    proc, heavy = run_coach(migrated_home, tmp_path, "import", str(export), "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert '"facts": 1' in proc.stdout
+    assert heavy == []

@@ -35,6 +35,10 @@ def usage_home(bench: Bench) -> Path:
             (seed.USER,),
         ).fetchone()
         others = [row[0] for row in raw.execute("SELECT id FROM users WHERE handle != ?", (seed.USER,))]
+        # Other cases may already have chatted in the standard store: number after its messages.
+        first = raw.execute(
+            "SELECT COALESCE(MAX(position), 0) FROM messages WHERE conversation_id = ?", (coaching_id,)
+        ).fetchone()[0]
     finally:
         raw.close()
     models = ("openai/gpt-4o-mini", "anthropic/claude-3-5-haiku", "ollama/llama3")
@@ -46,7 +50,7 @@ def usage_home(bench: Bench) -> Path:
         message_rows.append(
             {
                 "conversation_id": coaching_id,
-                "position": p,
+                "position": first + p,
                 "role": "assistant" if reply else "user",
                 "content": f"message {p}: " + "words " * 30,
                 "status": "complete",

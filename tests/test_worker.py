@@ -30,6 +30,7 @@ from workers import stop_workers, wait_gone, worker_pids
 
 from coachcli import __version__
 from coachcli.llm.worker import protocol, route, spawn
+from coachcli.llm.worker.channel import Channel
 from coachcli.llm.worker.paths import worker_paths
 from coachcli.llm.worker.server import Worker
 from coachcli.processes import pid_alive
@@ -560,6 +561,39 @@ def test_another_users_connection_is_refused(tmp_path: Path) -> None:
         protocol.receive(theirs)  # the worker hung up without reading a request
     theirs.close()
     assert worker.requests_served == 0
+
+
+@pytest.mark.sqlite_only
+def test_stop_answers_before_the_worker_exits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The main thread, woken by the closed listener, waits for the `stopped` answer: were it to
+    return first, the process would exit and `coach worker stop` would read an EOF (seen in CI)."""
+    worker = Worker(tmp_path / "w.sock", 60)
+    monkeypatch.setattr(Worker, "_import", lambda self: self.ready.set())  # no litellm needed here
+    monkeypatch.setattr(signal, "signal", lambda *_args: None)  # serve_forever runs in a thread here
+    real_send = protocol.send
+    serving_when_answered: list[bool] = []
+
+    def slow_stopped(sock: socket.socket, message: dict[str, Any]) -> None:
+        if message.get("op") == "stopped":
+            time.sleep(0.3)  # the main thread has long woken from accept() by now
+            serving_when_answered.append(serving.is_alive())
+        real_send(sock, message)
+
+    monkeypatch.setattr(protocol, "send", slow_stopped)
+    serving = threading.Thread(target=worker.serve_forever)
+    serving.start()
+    deadline = time.monotonic() + 10
+    while not protocol.reachable(worker.path) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    channel = Channel.open(worker.path)
+    try:
+        answer = channel.ask({"op": "stop"}, timeout=10)
+    finally:
+        channel.close()
+    serving.join(10)
+    assert answer == {"op": "stopped", "pid": os.getpid()}
+    assert serving_when_answered == [True]
+    assert not serving.is_alive() and not worker.path.exists()
 
 
 def test_the_code_stamp_is_the_one_the_process_loaded(monkeypatch: pytest.MonkeyPatch) -> None:

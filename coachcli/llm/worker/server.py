@@ -180,8 +180,11 @@ class Worker:
             protocol.send(conn, self.status())
             return True
         if op == "stop":
-            self.stop()
-            protocol.send(conn, {"op": "stopped", "pid": os.getpid()})
+            # Counted as in use, so the main thread (woken by the closed listener) waits for this
+            # answer before the process exits: otherwise `coach worker stop` can read an EOF.
+            with self._in_use(call=False):
+                self.stop()
+                protocol.send(conn, {"op": "stopped", "pid": os.getpid()})
             return False
         if op not in MODEL_OPS:
             protocol.send(conn, {"op": "error", "kind": "protocol", "message": f"unknown op {op!r}"})

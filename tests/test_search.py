@@ -407,6 +407,34 @@ def test_when_every_word_is_common_messages_with_two_of_them_come_first(
     assert [h.content for h in hits] == ["physio for the knee", "physio session"]
 
 
+def test_the_owner_filter_is_left_out_only_while_the_store_is_one_users(store: Store) -> None:
+    """In a personal store every indexed message is the user's, so SQLite's query needs no owner
+    token (whose row count was most of a search's time). The moment anyone else has a message
+    the filter is back (seen from either side of the key), and it goes when theirs are deleted."""
+    from sqlmodel import select
+
+    from coachcli.store import search_sql
+    from coachcli.store.models import Conversation
+
+    def sole(handle: str) -> bool:
+        with store.read_session() as session:
+            user = get_or_create_user(session, handle)
+            words = [search_sql.Word("knee", False, "knee")]
+            return search_sql.message_counts(session, user.id, words).sole_owner
+
+    _talk(store, "alice", [("user", "alice knee")])
+    assert sole("alice")
+    bobs = _talk(store, "bob", [("user", "bob knee")], thread="bob's")
+    assert not sole("alice") and not sole("bob")  # one of them sorts before the other
+    assert [h.content for h in _find(store, "alice", "knee")] == ["alice knee"]
+    assert [h.content for h in _find(store, "bob", "knee")] == ["bob knee"]
+    with store.write() as session:
+        session.delete(session.exec(select(Conversation).where(Conversation.id == bobs)).one())
+    assert sole("alice")
+    assert [h.content for h in _find(store, "alice", "knee")] == ["alice knee"]
+    assert _find(store, "bob", "knee") == []
+
+
 def test_every_index_trigger_survives_to_the_head_schema(store: Store) -> None:
     """A later migration that copies a table (SQLite batch mode) drops its triggers silently,
     and the index would stop following that table: the head schema must still have them all.

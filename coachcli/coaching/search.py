@@ -15,6 +15,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 
 from sqlmodel import Session
 
@@ -155,7 +156,7 @@ def _message_hits(
     # A word that may start longer ones is looked up as such only if the user wrote any (the
     # same messages either way; an index finds a whole word much faster than a prefix).
     words = [replace(w, prefix=w.prefix and more) for w, more in zip(words, counts.longer, strict=True)]
-    ids = _candidates(session, user, words, doc_counts, max(CANDIDATES, 5 * limit))
+    ids = _candidates(session, user, words, counts, max(CANDIDATES, 5 * limit))
     if not ids:
         return []
     scorer = _Scorer(terms, total, doc_counts)
@@ -165,23 +166,42 @@ def _message_hits(
     docs = {turn.id: scorer.matcher.count(turn.content) for thread in threads.values() for turn in thread}
     scorer.set_average(length for _, length in docs.values())
     scored: list[tuple[float, Turn]] = []
+    idf, average = scorer.idf, scorer.average_length  # Scorer.score, inlined below: 500 calls a search
     offsets = [(d, CONTEXT_WEIGHT * CONTEXT_DECAY ** (d - 1)) for d in range(1, CONTEXT_TURNS + 1)]
     for thread in threads.values():
         counted = [docs[turn.id] for turn in thread]
+        size = len(thread)
+        # Each turn that holds a word passes it on to its neighbours (most turns hold none, so
+        # this is far less work than each turn gathering from all of its neighbours).
+        spread: list[list[float] | None] = [None] * size
+        for j, (f, _length) in enumerate(counted):
+            if not any(f):
+                continue
+            for distance, w in offsets:
+                for i in (j - distance, j + distance):
+                    if 0 <= i < size:
+                        got = spread[i]
+                        spread[i] = (
+                            [w * b for b in f]
+                            if got is None
+                            else [a + w * b for a, b in zip(got, f, strict=True)]
+                        )
         for i, turn in enumerate(thread):
-            frequencies, length = counted[i]
-            frequencies, weight = list(frequencies), 1.0
+            own, length = counted[i]
+            extra = spread[i]
+            if extra is None and not any(own):
+                continue
+            frequencies = own if extra is None else [a + b for a, b in zip(own, extra, strict=True)]
+            weight = 1.0
             for distance, w in offsets:
                 for j in (i - distance, i + distance):
-                    if 0 <= j < len(thread):
-                        f, n = counted[j]
-                        if any(f):  # most neighbours hold none of the words
-                            frequencies = [a + w * b for a, b in zip(frequencies, f, strict=True)]
-                        length += w * n
+                    if 0 <= j < size:
+                        length += w * counted[j][1]
                         weight += w
-            if not any(frequencies):
-                continue
-            score = round(scorer.score((frequencies, length), scorer.average_length * weight), 4)
+            norm = K1 * (1 - B + B * length / (average * weight))
+            score = round(
+                sum(w * tf * (K1 + 1) / (tf + norm) for w, tf in zip(idf, frequencies, strict=True) if tf), 4
+            )
             if score <= 0 or not turn.content.strip():
                 continue
             if ("message" if turn.coaching else "task") not in wanted:
@@ -211,7 +231,7 @@ def _message_hit(row: MessageRow, score: float) -> Hit:
 
 
 def _candidates(
-    session: Session, user: User, words: Sequence[Word], doc_counts: Sequence[int], wanted: int
+    session: Session, user: User, words: Sequence[Word], counts: search_sql.Counts, wanted: int
 ) -> list[int]:
     """Messages worth ranking: those with the rarest words (see _selective).
 
@@ -219,19 +239,23 @@ def _candidates(
     messages), the index ranks only the messages that hold two of the PAIR_WORDS rarest words
     (BM25 puts those first anyway, and there are far fewer of them), topped up from the rarest
     word alone when they are too few. This depends on the user's counts only, not on the data."""
+    doc_counts = counts.docs
+    find = partial(
+        search_sql.message_candidates, session, user.id, limit=wanted, sole_owner=counts.sole_owner
+    )
     present = sorted((i for i in range(len(words)) if doc_counts[i]), key=lambda i: doc_counts[i])
     if len(present) >= 2 and doc_counts[present[0]] > CANDIDATE_BUDGET:
         common = [words[i] for i in present[:PAIR_WORDS]]
-        ids = search_sql.message_candidates(session, user.id, common, wanted, pairs=True)
+        ids = find(common, pairs=True)
         if len(ids) >= wanted:
             return ids
-        more = search_sql.message_candidates(session, user.id, common[:1], wanted)
+        more = find(common[:1])
         seen = set(ids)
         return ids + [i for i in more if i not in seen][: wanted - len(ids)]
     selective = _selective(words, doc_counts)
     if not selective:  # none of the words is in any of the user's messages
         return []
-    return search_sql.message_candidates(session, user.id, selective, wanted)
+    return find(selective)
 
 
 def _selective(words: Sequence[Word], doc_counts: Sequence[int]) -> list[Word]:

@@ -75,24 +75,26 @@ class TermMatcher:
     def __init__(self, terms: Sequence[QueryTerm]) -> None:
         self.size = len(terms)
         self.terms = terms
-        self._seen: dict[str, tuple[tuple[int, float], ...]] = {}
+        self._seen: set[str] = set()  # every word met so far
+        self._matching: dict[str, tuple[tuple[int, float], ...]] = {}  # those that match a term
 
-    def _matches(self, word: str) -> tuple[tuple[int, float], ...]:
-        found = self._seen.get(word)
-        if found is None:
-            stemmed = stem(word)
-            found = tuple((i, w) for i, term in enumerate(self.terms) if (w := term.matches(stemmed)))
-            self._seen[word] = found
-        return found
+    def _learn(self, word: str) -> None:
+        self._seen.add(word)
+        stemmed = stem(word)
+        found = tuple((i, w) for i, term in enumerate(self.terms) if (w := term.matches(stemmed)))
+        if found:
+            self._matching[word] = found
 
     def count(self, text: str) -> Counted:
         found = words(text)
+        present = set(found)
+        for word in present - self._seen:  # set operations: most texts hold no new word
+            self._learn(word)
         frequencies = [0.0] * self.size
-        seen = self._seen  # most words were met before: look them up without a call
-        for word in found:
-            matched = seen.get(word)
-            for i, weight in self._matches(word) if matched is None else matched:
-                frequencies[i] += weight
+        for word in present.intersection(self._matching):
+            times = found.count(word)
+            for i, weight in self._matching[word]:
+                frequencies[i] += weight * times
         return frequencies, len(found)
 
 

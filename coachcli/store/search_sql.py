@@ -11,10 +11,11 @@ Ranking here only picks candidates; coaching/search.py ranks them with the user'
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import TextClause, bindparam, text
 from sqlmodel import Session
@@ -47,9 +48,9 @@ class MessageRow:
     title: str | None
 
 
-@dataclass(frozen=True)
-class Turn:
-    """A message as ranking needs it (the full row is read for the hits only)."""
+class Turn(NamedTuple):
+    """A message as ranking needs it (the full row is read for the hits only). A tuple: a
+    search builds hundreds of them, and a frozen dataclass takes twice as long to make."""
 
     id: int
     conversation_id: str
@@ -78,15 +79,17 @@ def _fts_word(word: Word) -> str:
     return f'"{word.text}"' + ("*" if word.prefix else "")
 
 
-def _fts_query(user_id: str, words: Sequence[Word], *, pairs: bool = False) -> str:
+def _fts_query(user_id: str | None, words: Sequence[Word], *, pairs: bool = False) -> str:
     """FTS5 syntax built by us from plain words: the owner's token AND any of the words
-    (`pairs`: any two of them)."""
+    (`pairs`: any two of them); without a user, the words alone."""
     if pairs:
         any_word = " OR ".join(
             f"({_fts_word(a)} AND {_fts_word(b)})" for i, a in enumerate(words) for b in words[i + 1 :]
         )
     else:
         any_word = " OR ".join(_fts_word(w) for w in words)
+    if user_id is None:
+        return any_word
     owner = f'owner : "{owner_token(user_id)}"'
     return f"{owner} AND ({any_word})" if words else owner
 
@@ -104,16 +107,28 @@ def _is_sqlite(session: Session) -> bool:
 
 
 def message_candidates(
-    session: Session, user_id: str, words: Sequence[Word], limit: int, *, pairs: bool = False
+    session: Session,
+    user_id: str,
+    words: Sequence[Word],
+    limit: int,
+    *,
+    pairs: bool = False,
+    sole_owner: bool = False,
 ) -> list[int]:
     """Ids of the user's indexed messages that contain any of the words (`pairs`: any two of
-    them), best first."""
+    them), best first.
+
+    `sole_owner` (every indexed message is this user's, see Counts) leaves the owner's token out
+    of the SQLite query: FTS5's bm25() counts the rows of every phrase it is given, and the
+    owner's phrase is in all the user's rows (at 100,000 messages that count is most of the
+    query's time). The rows are still the user's: whoever reads them checks (messages_by_id)."""
     if _is_sqlite(session):
         query = text(
             "SELECT rowid FROM search_messages WHERE search_messages MATCH :q "
             "ORDER BY bm25(search_messages, 1.0, 0.0) LIMIT :n"
         )
-        params: dict[str, Any] = {"q": _fts_query(user_id, words, pairs=pairs), "n": limit}
+        owner = None if sole_owner else user_id
+        params: dict[str, Any] = {"q": _fts_query(owner, words, pairs=pairs), "n": limit}
     else:
         query = text(
             "SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id "
@@ -127,11 +142,13 @@ def message_candidates(
 @dataclass(frozen=True)
 class Counts:
     """The user's indexed messages: how many, how many hold each word, and for each word
-    that may start longer ones (`prefix`) whether the user has written any such longer word."""
+    that may start longer ones (`prefix`) whether the user has written any such longer word.
+    `sole_owner`: nobody else has an indexed message in this store (a personal store)."""
 
     total: int
     docs: list[int]
     longer: list[bool]
+    sole_owner: bool = False
 
 
 def message_counts(session: Session, user_id: str, words: Sequence[Word]) -> Counts:
@@ -143,7 +160,14 @@ def message_counts(session: Session, user_id: str, words: Sequence[Word]) -> Cou
     sqlite = _is_sqlite(session)
     params: dict[str, Any] = {"u": user_id, "end": "\U0010ffff"}
     lookup = "(SELECT {agg} FROM search_terms WHERE user_id = :u AND docs > 0 AND {where})"
-    parts = [lookup.format(agg="docs", where="term = ''")]
+    parts = [
+        lookup.format(agg="docs", where="term = ''"),
+        # Anyone else's indexed messages? Two seeks on the key (user_id, term): each user's rows
+        # start with their total (term ''), so the first row either side answers.
+        "(SELECT count(*) FROM (SELECT 1 FROM search_terms WHERE user_id < :u AND term = '' AND docs > 0 "
+        "LIMIT 1) b) + (SELECT count(*) FROM (SELECT 1 FROM search_terms WHERE user_id > :u AND term = '' "
+        "AND docs > 0 LIMIT 1) a)",
+    ]
     longer_parts = []
     for i, word in enumerate(words):
         forms = [word.stem] if sqlite else [f for f in (word.text, word.typed) if f]
@@ -162,9 +186,9 @@ def message_counts(session: Session, user_id: str, words: Sequence[Word]) -> Cou
         else:
             longer_parts.append("0")
     row = session.execute(text("SELECT " + ", ".join(parts + longer_parts)), params).one()
-    total = int(row[0] or 0)
-    docs = [min(int(v or 0), total) for v in row[1 : len(words) + 1]]
-    return Counts(total, docs, [bool(v) for v in row[len(words) + 1 :]])
+    total, others = int(row[0] or 0), int(row[1] or 0)
+    docs = [min(int(v or 0), total) for v in row[2 : len(words) + 2]]
+    return Counts(total, docs, [bool(v) for v in row[len(words) + 2 :]], sole_owner=not others)
 
 
 # PostgreSQL: the lexeme a word is stored as (its english stem; '' for a stop word).
@@ -219,14 +243,23 @@ def _message_rows(session: Session, query: TextClause, params: dict[str, Any]) -
     ]
 
 
+def _id_list(session: Session, column: str) -> tuple[str, Any]:
+    """`column` is one of a list of ids given as one parameter (:ids), and how to pass the list.
+
+    One parameter, not one per id: the statement's text stays the same whatever the number of
+    ids, so it is compiled once (an expanding IN of 100 ids cost more than the query itself)."""
+    if _is_sqlite(session):
+        return f"{column} IN (SELECT value FROM json_each(:ids))", json.dumps
+    return f"{column} = ANY(:ids)", list
+
+
 def messages_by_id(session: Session, user_id: str, ids: Sequence[int]) -> list[MessageRow]:
     """Those of the ids that are the user's indexed messages (the index is never trusted alone)."""
     if not ids:
         return []
-    query = text(
-        _MESSAGE_COLUMNS + "m.id IN :ids AND c.user_id = :u AND m.role IN ('user', 'assistant')"
-    ).bindparams(bindparam("ids", expanding=True))
-    return _message_rows(session, query, {"ids": list(ids), "u": user_id})
+    among, pack = _id_list(session, "m.id")
+    query = text(_MESSAGE_COLUMNS + among + " AND c.user_id = :u AND m.role IN ('user', 'assistant')")
+    return _message_rows(session, query, {"ids": pack([int(i) for i in ids]), "u": user_id})
 
 
 def neighbourhoods(session: Session, user_id: str, ids: Sequence[int], window: int) -> list[Turn]:
@@ -234,16 +267,17 @@ def neighbourhoods(session: Session, user_id: str, ids: Sequence[int], window: i
     (themselves included), by conversation and position: one statement for all of them."""
     if not ids:
         return []
+    among, pack = _id_list(session, "m.id")
     query = text(
         "SELECT DISTINCT n.id, n.conversation_id, n.position, n.content, c.type "
-        "FROM messages m CROSS JOIN messages n CROSS JOIN conversations c WHERE m.id IN :ids "
+        f"FROM messages m CROSS JOIN messages n CROSS JOIN conversations c WHERE {among} "
         "AND n.conversation_id = m.conversation_id "
         "AND n.position BETWEEN m.position - :w AND m.position + :w "
         "AND c.id = n.conversation_id AND c.user_id = :u "
         "AND n.role IN ('user', 'assistant') AND n.content <> '' ORDER BY n.conversation_id, n.position"
-    ).bindparams(bindparam("ids", expanding=True))
-    rows = session.execute(query, {"ids": list(ids), "u": user_id, "w": window})
-    return [Turn(int(r[0]), r[1], int(r[2]), r[3], r[4] == "coaching") for r in rows]
+    )
+    rows = session.execute(query, {"ids": pack([int(i) for i in ids]), "u": user_id, "w": window})
+    return [Turn(r[0], r[1], r[2], r[3], r[4] == "coaching") for r in rows]
 
 
 def messages_around(session: Session, conversation_id: str, positions: Sequence[int]) -> list[MessageRow]:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from coachcli.cli.common import JsonOpt, reading
+from coachcli.cli.common import JsonOpt
 from coachcli.cli.output import emit_json, iso, out, short_id, visible, when
 from coachcli.cli.state import state
 
@@ -65,8 +65,13 @@ def search_cmd(
     from coachcli.coaching.search import search
 
     turns = context if context is not None else (0 if json_out else 1)
-    with reading(state(ctx)) as (session, user):
-        hits = search(session, user, query, limit=limit, types=types, context=turns)
+    app = state(ctx)
+    store = app.store_for_reading()
+    if store is None:  # no schema yet: nothing to find, but the query is still checked
+        hits = search(None, None, query, limit=limit, types=types, context=turns)
+    else:
+        with store.read_session() as session:  # by handle: no ORM models to load
+            hits = search(session, app.settings().user, query, limit=limit, types=types, context=turns)
     if json_out:
         emit_json([hit_json(hit, with_context=context is not None) for hit in hits])
         return

@@ -16,14 +16,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
 from coachcli.coaching.search_text import Counted, QueryTerm, TermMatcher, query_terms
 from coachcli.errors import UsageError
 from coachcli.store import search_sql
-from coachcli.store.models import User
 from coachcli.store.search_sql import MessageRow, NoteRow, Turn, Word
+
+if TYPE_CHECKING:
+    from coachcli.store.models import User
 
 TYPE_FILTERS = ("message", "task", "fact", "memory", "progress")  # `task`: messages of task threads
 MAX_LIMIT = 200
@@ -78,18 +81,21 @@ class Hit:
 
 
 def search(
-    session: Session,
-    user: User | None,
+    session: Session | None,
+    owner: User | str | None,
     query: str,
     *,
     limit: int = 10,
     types: Iterable[str] | None = None,
     context: int = 0,
 ) -> list[Hit]:
-    """The user's best hits for the words of `query`, best first.
+    """The best hits of the user (or of the user with that handle) for the words of `query`,
+    best first.
 
     A query with no word to search for (empty, punctuation, only stop words) is a UsageError:
     the person should say what to look for. Nobody's rows but the user's are ever returned.
+    `coach search` passes the handle: the search itself needs no ORM model, and loading them
+    would cost the command more start-up time than the search (as for `coach tasks list`).
     """
     terms = query_terms(query)
     if not terms:
@@ -105,14 +111,17 @@ def search(
     unknown = wanted - set(TYPE_FILTERS)
     if unknown:
         raise UsageError(f"unknown --type {sorted(unknown)[0]!r}: use one of {', '.join(TYPE_FILTERS)}.")
-    if user is None:
+    if session is None or owner is None:  # no store yet, or no such user: nothing to find
+        return []
+    user_id = search_sql.user_id_of(session, owner) if isinstance(owner, str) else owner.id
+    if user_id is None:
         return []
     words = [Word(t.word, t.prefix, t.stem, t.typed) for t in terms]
     hits: list[Hit] = []
     if wanted & {"message", "task"}:
-        hits += _message_hits(session, user, terms, words, limit, wanted)
+        hits += _message_hits(session, user_id, terms, words, limit, wanted)
     if wanted & {"fact", "memory", "progress"}:
-        hits += _note_hits(session, user, terms, words, limit, wanted)
+        hits += _note_hits(session, user_id, terms, words, limit, wanted)
     hits.sort(key=lambda h: (-h.score, -h.created_at.timestamp()))
     hits = hits[:limit]
     if context:
@@ -145,23 +154,23 @@ class _Scorer:
 
 def _message_hits(
     session: Session,
-    user: User,
+    user_id: str,
     terms: Sequence[QueryTerm],
     words: Sequence[Word],
     limit: int,
     wanted: set[str],
 ) -> list[Hit]:
-    counts = search_sql.message_counts(session, user.id, words)
+    counts = search_sql.message_counts(session, user_id, words)
     total, doc_counts = counts.total, counts.docs
     # A word that may start longer ones is looked up as such only if the user wrote any (the
     # same messages either way; an index finds a whole word much faster than a prefix).
     words = [replace(w, prefix=w.prefix and more) for w, more in zip(words, counts.longer, strict=True)]
-    ids = _candidates(session, user, words, counts, max(CANDIDATES, 5 * limit))
+    ids = _candidates(session, user_id, words, counts, max(CANDIDATES, 5 * limit))
     if not ids:
         return []
     scorer = _Scorer(terms, total, doc_counts)
     threads: dict[str, list[Turn]] = {}
-    for turn in search_sql.neighbourhoods(session, user.id, ids, WINDOW):
+    for turn in search_sql.neighbourhoods(session, user_id, ids, WINDOW):
         threads.setdefault(turn.conversation_id, []).append(turn)
     docs = {turn.id: scorer.matcher.count(turn.content) for thread in threads.values() for turn in thread}
     scorer.set_average(length for _, length in docs.values())
@@ -210,7 +219,7 @@ def _message_hits(
     scored.sort(key=lambda pair: -pair[0])
     if len(scored) > limit:  # only those that can make the list (ties are ordered by date later)
         scored = [pair for pair in scored if pair[0] >= scored[limit - 1][0]]
-    rows = {row.id: row for row in search_sql.messages_by_id(session, user.id, [t.id for _, t in scored])}
+    rows = {row.id: row for row in search_sql.messages_by_id(session, user_id, [t.id for _, t in scored])}
     return [_message_hit(rows[turn.id], score) for score, turn in scored if turn.id in rows]
 
 
@@ -231,7 +240,7 @@ def _message_hit(row: MessageRow, score: float) -> Hit:
 
 
 def _candidates(
-    session: Session, user: User, words: Sequence[Word], counts: search_sql.Counts, wanted: int
+    session: Session, user_id: str, words: Sequence[Word], counts: search_sql.Counts, wanted: int
 ) -> list[int]:
     """Messages worth ranking: those with the rarest words (see _selective).
 
@@ -241,7 +250,7 @@ def _candidates(
     word alone when they are too few. This depends on the user's counts only, not on the data."""
     doc_counts = counts.docs
     find = partial(
-        search_sql.message_candidates, session, user.id, limit=wanted, sole_owner=counts.sole_owner
+        search_sql.message_candidates, session, user_id, limit=wanted, sole_owner=counts.sole_owner
     )
     present = sorted((i for i in range(len(words)) if doc_counts[i]), key=lambda i: doc_counts[i])
     if len(present) >= 2 and doc_counts[present[0]] > CANDIDATE_BUDGET:
@@ -278,7 +287,7 @@ def _selective(words: Sequence[Word], doc_counts: Sequence[int]) -> list[Word]:
 
 def _note_hits(
     session: Session,
-    user: User,
+    user_id: str,
     terms: Sequence[QueryTerm],
     words: Sequence[Word],
     limit: int,
@@ -286,12 +295,12 @@ def _note_hits(
 ) -> list[Hit]:
     notes = [
         n
-        for n in search_sql.note_candidates(session, user.id, words, max(CANDIDATES, 5 * limit))
+        for n in search_sql.note_candidates(session, user_id, words, max(CANDIDATES, 5 * limit))
         if n.kind in wanted
     ]
     if not notes:
         return []
-    total, doc_counts = search_sql.note_counts(session, user.id, words)
+    total, doc_counts = search_sql.note_counts(session, user_id, words)
     scorer = _Scorer(terms, total, doc_counts)
     docs = [scorer.matcher.count(note.content) for note in notes]
     scorer.set_average(length for _, length in docs)

@@ -106,6 +106,12 @@ def _is_sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
+def user_id_of(session: Session, handle: str) -> str | None:
+    """The id of the user with this handle, or None (no ORM model: see coaching.search.search)."""
+    found = session.execute(text("SELECT id FROM users WHERE handle = :h"), {"h": handle}).first()
+    return str(found[0]) if found else None
+
+
 def message_candidates(
     session: Session,
     user_id: str,

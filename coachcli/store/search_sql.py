@@ -169,7 +169,8 @@ def message_counts(session: Session, user_id: str, words: Sequence[Word]) -> Cou
     parts = [
         lookup.format(agg="docs", where="term = ''"),
         # Anyone else's indexed messages? Two seeks on the key (user_id, term): each user's rows
-        # start with their total (term ''), so the first row either side answers.
+        # start with their total (term ''), so the first row either side answers (unless that
+        # user's messages are all gone; then the scan goes on to the next user's total).
         "(SELECT count(*) FROM (SELECT 1 FROM search_terms WHERE user_id < :u AND term = '' AND docs > 0 "
         "LIMIT 1) b) + (SELECT count(*) FROM (SELECT 1 FROM search_terms WHERE user_id > :u AND term = '' "
         "AND docs > 0 LIMIT 1) a)",

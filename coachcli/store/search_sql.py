@@ -275,15 +275,18 @@ def neighbourhoods(session: Session, user_id: str, ids: Sequence[int], window: i
     if not ids:
         return []
     among, pack = _id_list(session, "m.id")
+    # Each neighbour by its exact position (m.position + k for k in -window..window): with a
+    # range instead, PostgreSQL cannot tell how many rows it matches, guesses thousands a
+    # message, and plans a parallel scan with JIT (70-700 ms at 100,000 messages, not 3).
+    offsets = " UNION ALL ".join(f"SELECT {k} AS k" for k in range(-int(window), int(window) + 1))
     query = text(
         "SELECT DISTINCT n.id, n.conversation_id, n.position, n.content, c.type "
-        f"FROM messages m CROSS JOIN messages n CROSS JOIN conversations c WHERE {among} "
-        "AND n.conversation_id = m.conversation_id "
-        "AND n.position BETWEEN m.position - :w AND m.position + :w "
+        f"FROM messages m CROSS JOIN ({offsets}) d CROSS JOIN messages n CROSS JOIN conversations c "
+        f"WHERE {among} AND n.conversation_id = m.conversation_id AND n.position = m.position + d.k "
         "AND c.id = n.conversation_id AND c.user_id = :u "
         "AND n.role IN ('user', 'assistant') AND n.content <> '' ORDER BY n.conversation_id, n.position"
     )
-    rows = session.execute(query, {"ids": pack([int(i) for i in ids]), "u": user_id, "w": window})
+    rows = session.execute(query, {"ids": pack([int(i) for i in ids]), "u": user_id})
     return [Turn(r[0], r[1], r[2], r[3], r[4] == "coaching") for r in rows]
 
 

@@ -100,9 +100,41 @@ def build(home: Path, messages: int, others: int = 0) -> tuple[Path, str]:
     return db, conversations[0]
 
 
-def search_latencies(dbs: dict[str, Path], rounds: int) -> dict[str, list[float]]:
-    """Seconds per in-process search (default limit 10) in each store: every question `rounds`
-    times, the stores' passes interleaved (a load spike from elsewhere hits them alike)."""
+def build_postgres(url: str, messages: int) -> None:
+    """The same bench user and messages as `build` (same seed), in a PostgreSQL store at `url`;
+    the index (generated tsvector, GIN, search_terms) fills as the rows go in."""
+    import psycopg
+
+    from coachcli.coaching.conversations import get_or_create_coaching
+    from coachcli.coaching.users import get_or_create_user
+    from coachcli.store.engine import Store
+    from coachcli.store.migrate import ensure_schema
+
+    store = Store(url)
+    ensure_schema(store)
+    with store.write() as session:
+        conversation = get_or_create_coaching(session, get_or_create_user(session, seed.USER)).id
+    store.dispose()
+    rng = random.Random(5)
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        for start in range(1, messages + 1, 2_000):
+            rows = [
+                (conversation, p, "user" if p % 2 else "assistant", _text(rng, None), "complete", seed._t(p))
+                for p in range(start, min(start + 2_000, messages + 1))
+            ]
+            with conn.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO messages (conversation_id, position, role, content, status, created_at) "
+                    "VALUES (%s, %s, %s, %s, %s, %s)",
+                    rows,
+                )
+            conn.commit()
+        conn.execute("ANALYZE")
+
+
+def search_latencies(dbs: dict[str, str], rounds: int) -> dict[str, list[float]]:
+    """Seconds per in-process search (default limit 10) in each store (by URL): every question
+    `rounds` times, the stores' passes interleaved (a load spike from elsewhere hits them alike)."""
     from coachcli.coaching.search import search
     from coachcli.coaching.users import find_user
     from coachcli.store.engine import Store
@@ -117,8 +149,8 @@ def search_latencies(dbs: dict[str, Path], rounds: int) -> dict[str, list[float]
 
     with ExitStack() as stack:
         jobs: dict[str, Callable[[], list[float]]] = {}
-        for name, db in dbs.items():
-            store = Store(f"sqlite:///{db}")
+        for name, url in dbs.items():
+            store = Store(url)
             stack.callback(store.dispose)
             session = stack.enter_context(store.read_session())
             jobs[name] = partial(one_pass, session, find_user(session, seed.USER))
@@ -227,6 +259,25 @@ def backfill(bench: Bench, messages: int) -> list[Figure]:
 OTHERS = 4  # users beside the bench user in the shared store, each with as many messages
 
 
+def _postgres_server(stack: ExitStack) -> tuple[str | None, str]:
+    """(URL, "") of a throwaway local PostgreSQL server (the test suite's), stopped with `stack`;
+    or (None, why there is none): then the PostgreSQL figure is skipped."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from pg_server import PgServer
+
+    try:
+        server = PgServer()
+    except RuntimeError as exc:
+        return None, str(exc)
+    if server.available:
+        return None, server.available
+    url = server.start()
+    stack.callback(server.stop)
+    return str(url), ""
+
+
 def search_case(bench: Bench) -> Outcome:
     size = bench.reps(100_000, 10_000)
     progress(f"building a store of {size:,} messages (the index fills as they go in)")
@@ -235,7 +286,17 @@ def search_case(bench: Bench) -> Outcome:
     built = time.perf_counter() - started
     progress(f"building a shared store: {size:,} messages of the bench user and {OTHERS} others alike")
     shared_db, _ = build(bench.tmp / "search-shared", size, OTHERS)
-    latencies = search_latencies({"alone": db, "shared": shared_db}, bench.reps(10, 2))
+    urls = {"alone": f"sqlite:///{db}", "shared": f"sqlite:///{shared_db}"}
+    with ExitStack() as stack:
+        postgres, why_not = _postgres_server(stack)
+        if postgres is None:
+            skipped = f"- PostgreSQL search: skipped ({why_not})."
+        else:
+            progress(f"building the same {size:,} messages in a PostgreSQL store")
+            build_postgres(postgres, size)
+            urls["postgresql"] = postgres
+            skipped = ""
+        latencies = search_latencies(urls, bench.reps(10, 2))
     times, shared = latencies["alone"], latencies["shared"]
     p50 = statistics.median(times)
     figures = [
@@ -258,7 +319,17 @@ def search_case(bench: Bench) -> Outcome:
     figures.append(append_pair(bench, bench.reps(10_000, 2_000)))
     progress("backfill: upgrading a copy from 0003")
     figures += backfill(bench, size)
-    notes = [
+    if "postgresql" in latencies:
+        figures.insert(
+            2,
+            Figure(
+                f"the same on PostgreSQL (a local server, {size:,} messages)",
+                statistics.median(latencies["postgresql"]),
+                "s",
+            ),
+        )
+    notes = [skipped] if skipped else []
+    notes += [
         f"- Search store: {size:,} messages inserted with the index's triggers in {built:.1f} s; "
         f"p90 of the in-process searches {statistics.quantiles(times, n=10)[-1] * 1000:.1f} ms alone, "
         f"{statistics.quantiles(shared, n=10)[-1] * 1000:.1f} ms in the shared store."
@@ -271,7 +342,8 @@ CASES = [
         "search",
         search_case,
         "- **Search**: in-process `search()` (p50 over 8 questions) on one user's 100,000 messages, "
-        "alone and in a store where 4 other users hold 100,000 messages each (interleaved); "
+        "alone, in a store where 4 other users hold 100,000 messages each, and on a local PostgreSQL "
+        "server holding the same messages (the three interleaved); "
         "cold `coach search` vs cold `coach tasks list` on that store; `append_message` + commit "
         "with the index's triggers vs without them (interleaved); `coach db upgrade` from 0003 "
         "indexing all 100,000 messages (wall time, peak RSS).",

@@ -195,19 +195,29 @@ def _message_hits(
                             if got is None
                             else [a + w * b for a, b in zip(got, f, strict=True)]
                         )
+        # Lengths with the neighbours' at their weights, and the weights' sum, for all turns at
+        # once: one pass over shifted lists per side and distance.
+        lengths: list[float] = [float(n) for _, n in counted]
+        weights = [1.0] * size
+        own = lengths[:]
+        for distance, w in offsets:
+            if distance >= size:
+                break
+            before = [0.0] * distance + own[:-distance]  # the turn `distance` earlier
+            after = own[distance:] + [0.0] * distance
+            lengths = [x + w * y for x, y in zip(lengths, before, strict=True)]
+            lengths = [x + w * y for x, y in zip(lengths, after, strict=True)]
+            weights = [x + (w if i >= distance else 0.0) for i, x in enumerate(weights)]
+            weights = [x + (w if i < size - distance else 0.0) for i, x in enumerate(weights)]
         for i, turn in enumerate(thread):
-            own, length = counted[i]
             extra = spread[i]
-            if extra is None and not any(own):
-                continue
-            frequencies = own if extra is None else [a + b for a, b in zip(own, extra, strict=True)]
-            weight = 1.0
-            for distance, w in offsets:
-                for j in (i - distance, i + distance):
-                    if 0 <= j < size:
-                        length += w * counted[j][1]
-                        weight += w
-            norm = K1 * (1 - B + B * length / (average * weight))
+            frequencies = counted[i][0]
+            if extra is None:
+                if not any(frequencies):
+                    continue
+            else:
+                frequencies = [a + b for a, b in zip(frequencies, extra, strict=True)]
+            norm = K1 * (1 - B + B * lengths[i] / (average * weights[i]))
             score = round(
                 sum(w * tf * (K1 + 1) / (tf + norm) for w, tf in zip(idf, frequencies, strict=True) if tf), 4
             )

@@ -246,7 +246,7 @@ def _message_rows(session: Session, query: TextClause, params: dict[str, Any]) -
     typed = query.columns(created_at=UTCDateTime)
     return [
         MessageRow(int(r[0]), r[1], int(r[2]), r[3], r[4], r[5], r[6], r[7])
-        for r in session.execute(typed, params)
+        for r in session.execute(typed, params).all()
     ]
 
 
@@ -286,7 +286,7 @@ def neighbourhoods(session: Session, user_id: str, ids: Sequence[int], window: i
         "AND c.id = n.conversation_id AND c.user_id = :u "
         "AND n.role IN ('user', 'assistant') AND n.content <> '' ORDER BY n.conversation_id, n.position"
     )
-    rows = session.execute(query, {"ids": pack([int(i) for i in ids]), "u": user_id})
+    rows = session.execute(query, {"ids": pack([int(i) for i in ids]), "u": user_id}).all()
     return [Turn(r[0], r[1], r[2], r[3], r[4] == "coaching") for r in rows]
 
 

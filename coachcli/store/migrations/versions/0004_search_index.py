@@ -25,6 +25,7 @@ Revises: 0003_goals_progress
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from alembic import op
@@ -173,28 +174,35 @@ def _backfill_sqlite(bind: Any) -> None:
     total = bind.execute(text(f"SELECT count(*) FROM messages WHERE role IN {INDEXED_ROLES}")).scalar() or 0
     show = total >= SHOW_PROGRESS_FROM and sys.stderr.isatty()
     total *= 2  # two passes: the index, then each user's word counts
-    done, last = 0, 0
+    done = 0
+    for span in _id_batches(bind):
+        result = bind.execute(
+            text(
+                "INSERT INTO search_messages(rowid, content, owner) "
+                "SELECT id, content, owner FROM search_message_source WHERE id > :last AND id <= :upto"
+            ),
+            span,
+        )
+        done += max(result.rowcount or 0, 0)
+        if show:
+            _progress(done, total)
+    _backfill_terms(bind, done, total, show)
+    if show:
+        sys.stderr.write("\n")
+
+
+def _id_batches(bind: Any) -> Iterator[dict[str, int]]:
+    """Consecutive spans of message ids, BATCH messages each: {"last": after, "upto": through}."""
+    last = 0
     while True:
         upto = bind.execute(
             text("SELECT max(id) FROM (SELECT id FROM messages WHERE id > :last ORDER BY id LIMIT :n)"),
             {"last": last, "n": BATCH},
         ).scalar()
         if upto is None:
-            break
-        result = bind.execute(
-            text(
-                "INSERT INTO search_messages(rowid, content, owner) "
-                "SELECT id, content, owner FROM search_message_source WHERE id > :last AND id <= :upto"
-            ),
-            {"last": last, "upto": upto},
-        )
-        done += max(result.rowcount or 0, 0)
+            return
+        yield {"last": last, "upto": upto}
         last = upto
-        if show:
-            _progress(done, total)
-    _backfill_terms(bind, done, total, show)
-    if show:
-        sys.stderr.write("\n")
 
 
 def _backfill_terms(bind: Any, done: int, total: int, show: bool) -> None:
@@ -203,15 +211,7 @@ def _backfill_terms(bind: Any, done: int, total: int, show: bool) -> None:
         "FROM messages m JOIN conversations c ON c.id = m.conversation_id "
         f"WHERE m.id > :last AND m.id <= :upto AND m.role IN {INDEXED_ROLES}"
     )
-    last = 0
-    while True:
-        upto = bind.execute(
-            text("SELECT max(id) FROM (SELECT id FROM messages WHERE id > :last ORDER BY id LIMIT :n)"),
-            {"last": last, "n": BATCH},
-        ).scalar()
-        if upto is None:
-            break
-        span = {"last": last, "upto": upto}
+    for span in _id_batches(bind):
         for (user_id,) in bind.execute(text(f"SELECT DISTINCT c.user_id {batch_rows}"), span).all():
             rows = bind.execute(
                 text(
@@ -229,7 +229,6 @@ def _backfill_terms(bind: Any, done: int, total: int, show: bool) -> None:
             )
             bind.execute(text("INSERT INTO search_scratch(search_scratch) VALUES ('delete-all')"))
             done += max(rows or 0, 0)
-        last = upto
         if show:
             _progress(done, total)
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import MODEL
+from conftest import MODEL, plain
 from scripted_server import ScriptedServer, text, tool_call
 from sqlmodel import select
 
@@ -229,6 +229,22 @@ def test_plain_table_has_totals_and_unknown_prices(coach: Any, store: Any) -> No
     assert mini.rstrip().endswith("$0.003800")
     total = next(line for line in lines if line.lstrip().startswith("total"))
     assert "4" in total.split() and "3,800" in total and total.rstrip().endswith("–")
+
+
+@pytest.mark.parametrize("columns", [None, 100])
+def test_numbers_are_right_aligned_on_a_terminal_too(
+    coach: Any, store: Any, terminal: Any, columns: int | None
+) -> None:
+    """Every column but the first is right-aligned, so each line ends at the same place; on a
+    terminal too, where the last column used to be word-wrapped (which dropped its padding)."""
+    seed_report(store)
+    if columns:
+        terminal(columns)
+    run = coach("usage", "--by", "model")
+    assert run.exit_code == 0, run.stderr
+    lines = plain(run.stdout).splitlines()
+    assert len(lines) == 4 and lines[0].endswith("COST")  # two models and the total
+    assert len({len(line) for line in lines}) == 1, lines
 
 
 def test_no_usage_yet(coach: Any) -> None:

@@ -209,7 +209,11 @@ def fitting_columns(widths: Sequence[int], give_way: Sequence[int]) -> list[int]
 
 
 def print_columns(
-    headers: Sequence[str], rows: Sequence[Sequence[str]], *, give_way: Sequence[int] = ()
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    give_way: Sequence[int] = (),
+    right: Sequence[int] = (),
 ) -> None:
     """Aligned columns, like a borderless Rich Table: one record per line.
 
@@ -218,26 +222,31 @@ def print_columns(
     engine: about a millisecond per row, a quarter of a second for 200 task threads. Plain padding
     draws the same picture in a few milliseconds. Cells are text, never markup; control characters
     (and newlines, which would split a record) are shown as symbols. On a narrow terminal the
-    columns in `give_way` are left out first (fitting_columns).
+    columns in `give_way` are left out first (fitting_columns). Columns in `right` (numbers) are
+    aligned to the right; a last column aligned so is never wrapped.
     """
     from rich.cells import cell_len
     from rich.text import Text
 
     console = out()
     rows = [[visible(cell, one_line=True) for cell in row] for row in rows]
-    if give_way:
-        widths = [max([cell_len(h)] + [cell_len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-        keep = fitting_columns(widths, give_way)
-        headers = [headers[i] for i in keep]
-        rows = [[row[i] for i in keep] for row in rows]
-    last = len(headers) - 1
     widths = [max([cell_len(h)] + [cell_len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    keep = fitting_columns(widths, give_way) if give_way else list(range(len(headers)))
+    headers = [headers[i] for i in keep]
+    rows = [[row[i] for i in keep] for row in rows]
+    widths = [widths[i] for i in keep]
+    to_right = {new for new, old in enumerate(keep) if old in right}
+    last = len(headers) - 1
     indent = sum(widths[:last]) + 2 * last
-    room = max(console.width - indent, 20) if console.is_terminal else None
+    wrap = console.is_terminal and last not in to_right
+    room = max(console.width - indent, 20) if wrap else None
 
     def line(cells: Sequence[str]) -> str:
-        padded = [c + " " * (widths[i] - cell_len(c)) for i, c in enumerate(cells[:last])]
-        return "  ".join([*padded, cells[last]]).rstrip()
+        padded = []
+        for i, cell in enumerate(cells):
+            pad = " " * (widths[i] - cell_len(cell))
+            padded.append(pad + cell if i in to_right else cell + pad)
+        return "  ".join(padded).rstrip()
 
     body: list[str] = []
     for row in rows:

@@ -98,9 +98,7 @@ def _print_table(rows: list[UsageRow], by: By) -> None:
     headers = (by.value.upper(), "REQUESTS", "INPUT TOKENS", "OUTPUT TOKENS", "COST")
     cells = [_cells(row.key if row.key is not None else NO_AGENT, row) for row in rows]
     cells.append(_cells("total", total(rows)))
-    widths = [max(len(headers[i]), *(len(c[i]) for c in cells)) for i in range(len(headers))]
-    right = [[c[0], *(c[i].rjust(widths[i]) for i in range(1, len(c)))] for c in [list(headers), *cells]]
-    print_columns(right[0], right[1:])
+    print_columns(headers, cells, right=range(1, len(headers)))
 
 
 def _cells(key: str, row: UsageRow) -> list[str]:

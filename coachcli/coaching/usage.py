@@ -86,13 +86,13 @@ _DAY = {
     "postgresql": "to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
 }
 _COLUMN = {"model": "m.model", "agent": "m.agent", "kind": "m.kind"}
-_REPORT = """
-SELECT {key} AS grp, count(*), coalesce(sum(m.input_tokens), 0), coalesce(sum(m.output_tokens), 0),
+_USERS_CALLS = "FROM model_calls m JOIN users u ON u.id = m.user_id WHERE u.handle = :handle"
+_REPORT = f"""
+SELECT {{key}} AS grp, count(*), coalesce(sum(m.input_tokens), 0), coalesce(sum(m.output_tokens), 0),
        sum(m.cost_usd), count(*) - count(m.cost_usd)
-FROM model_calls m JOIN users u ON u.id = m.user_id
-WHERE u.handle = :handle{bounds}
+{_USERS_CALLS}{{bounds}}
 GROUP BY 1
-ORDER BY CASE WHEN {key} IS NULL THEN 0 ELSE 1 END, 1
+ORDER BY CASE WHEN {{key}} IS NULL THEN 0 ELSE 1 END, 1
 """
 
 
@@ -171,8 +171,7 @@ def month_spend(session: Session, handle: str, budget_usd: float, *, now: dateti
     """This UTC month's known cost against the budget: one indexed sum."""
     bounds, params = _bounds(month_start(now), None)
     query = text(
-        "SELECT coalesce(sum(m.cost_usd), 0), count(*) - count(m.cost_usd) "
-        f"FROM model_calls m JOIN users u ON u.id = m.user_id WHERE u.handle = :handle{bounds}"
+        f"SELECT coalesce(sum(m.cost_usd), 0), count(*) - count(m.cost_usd) {_USERS_CALLS}{bounds}"
     ).bindparams(*params)
     cost, unpriced = session.execute(query, {"handle": handle}).one()
     return MonthSpend(float(cost), int(unpriced), budget_usd)

@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from coachcli.coaching.portable import reader, validation
 from coachcli.coaching.portable.matching import Matcher, digest
-from coachcli.coaching.portable.plan import ImportFileError, Item, Plan, Row
+from coachcli.coaching.portable.plan import NOTHING, ImportFileError, Item, Plan, Row
 from coachcli.coaching.portable.tables import (
     AGENTS,
     CONVERSATIONS,
@@ -44,8 +44,6 @@ from coachcli.store.models import (
     UserFact,
 )
 from coachcli.store.types import new_id, utcnow
-
-NOTHING = "nothing was imported."
 
 
 @dataclass
@@ -120,7 +118,7 @@ class _Importer:
             if ref and ref not in facts_in_file and ref not in mine:
                 problems.add(item.path, f"superseded_by {ref} is not a fact in this file or one of yours")
         if problems:
-            raise ImportFileError(f"{problems.summary()}; nothing was imported.")
+            raise ImportFileError(f"{problems.summary()}; {NOTHING}")
 
     def _own_ids(self, model: Any, ids: Iterable[str]) -> set[str]:
         found: set[str] = set()

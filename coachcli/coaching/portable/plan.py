@@ -46,6 +46,9 @@ class Plan:
         return sum(self.message_counts.values())
 
 
+NOTHING = "nothing was imported."  # how every refused import ends
+
+
 class ImportFileError(UsageError):
     """The file cannot be imported; the message names the first problem and its place."""
 
@@ -65,7 +68,7 @@ def read_plan(source: IO[bytes], name: str) -> Plan:
         _check_envelope(plan, problems)
         _check_ids(plan, problems)
     if problems:
-        raise ImportFileError(f"{name}: {problems.summary()}; nothing was imported.")
+        raise ImportFileError(f"{name}: {problems.summary()}; {NOTHING}")
     return plan
 
 

@@ -30,4 +30,9 @@ class WorkerOptions:
 
     @property
     def enabled(self) -> bool:
-        return self.mode in ("auto", "attach")
+        """On, and the platform can run it (Unix sockets with peer credentials)."""
+        if self.mode not in ("auto", "attach"):
+            return False
+        from coachcli.llm.worker.protocol import supported
+
+        return supported()

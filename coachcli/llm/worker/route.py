@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from coachcli.errors import MissingCredentialsError, ProviderError
 from coachcli.llm.types import Completion, ReplyInterrupted, StreamBroken
-from coachcli.llm.worker import protocol, spawn
+from coachcli.llm.worker import spawn
 from coachcli.llm.worker.channel import Channel, WorkerGone, WorkerUnavailable
 from coachcli.llm.worker.options import WorkerOptions
 from coachcli.llm.worker.paths import WorkerPaths, worker_paths
@@ -48,8 +48,7 @@ def worker_or_preload(settings: Settings) -> bool:
     background, and make this process's calls here. True when the worker will serve."""
     options = WorkerOptions.from_settings(settings)
     route = route_for(options)
-    usable = options.enabled and protocol.supported()
-    paths = worker_paths(options.home, create=False) if usable else None
+    paths = worker_paths(options.home, create=False) if options.enabled else None
     if paths is not None and spawn.status(paths) is not None:
         return True
     route.disable("no worker was running when the REPL started; litellm loads here", quiet=True)
@@ -64,7 +63,7 @@ class WorkerRoute:
         self.options = options
         self._lock = threading.Lock()
         self._channel: Channel | None = None  # kept open for the small requests
-        self._disabled = not options.enabled or not protocol.supported()
+        self._disabled = not options.enabled
         self._paths: WorkerPaths | None = None
         self._needs: dict[tuple[str, str | None], list[str] | None] = {}
         self._start: spawn.Start | None = None

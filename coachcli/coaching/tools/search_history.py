@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from coachcli.coaching.tools.base import Tool, ToolContext, require_arg
+from coachcli.coaching.tools.base import Tool, ToolContext, arguments, require_arg, string
 
 if TYPE_CHECKING:  # the search modules load when the coach searches, not with every turn's tools
     from coachcli.coaching.search import Hit
@@ -61,13 +61,10 @@ TOOL = Tool(
     description="Search everything the person said before, including conversation no longer in view "
     "(older messages, task threads, facts, notes, progress). Use it when they refer to something "
     "earlier that is not in view; pass the key words (names, places, activities).",
-    parameters={
-        "type": "object",
-        "properties": {
-            "query": {"type": "string", "description": "Words to look for, or a question."},
-            "limit": {"type": "integer", "description": f"How many results (default {DEFAULT_LIMIT})."},
-        },
-        "required": ["query"],
-    },
+    parameters=arguments(
+        "query",
+        query=string("Words to look for, or a question."),
+        limit={"type": "integer", "description": f"How many results (default {DEFAULT_LIMIT})."},
+    ),
     run=run,
 )

@@ -92,7 +92,7 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
-def _sqlite_file(url: URL) -> Path | None:
+def sqlite_file(url: URL) -> Path | None:
     """The file of a SQLite URL (None for a `file:` URI). Refuses what cannot be a lasting store."""
     database = url.database or ""
     if url.host:
@@ -135,7 +135,7 @@ class Store:
         self.location = redact(url)  # the store in messages: the file, or the URL without secrets
         kwargs: dict[str, Any] = {}
         if self.dialect == "sqlite":
-            self.path: Path | None = _sqlite_file(parsed)
+            self.path: Path | None = sqlite_file(parsed)
             if self.path is not None:
                 _prepare_sqlite_file(self.path, create_folder=create_folder)
                 self.location = str(self.path)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
+
+from coachcli.errors import UsageError
+from coachcli.store.engine import sqlite_file
 
 LOCK_WAIT_SECONDS = 0.2  # SQLite: a busy database answers nothing rather than stall the shell
 PG_CONNECT_SECONDS = 2
@@ -24,11 +26,12 @@ def _engine(url: str) -> Engine | None:
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        database = parsed.database or ""
-        if parsed.host or database in ("", ":memory:") or database.startswith("file:"):
+        try:
+            path = sqlite_file(parsed)  # the checks `Store` makes: no host, no in-memory store
+        except UsageError:
             return None
-        if not Path(database).expanduser().is_file():
-            return None  # nothing to complete from, and nothing is created
+        if path is None or not path.is_file():
+            return None  # a `file:` URI, or nothing to complete from (and nothing is created)
         return create_engine(
             url, poolclass=NullPool, connect_args={"timeout": LOCK_WAIT_SECONDS, "check_same_thread": False}
         )

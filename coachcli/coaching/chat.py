@@ -103,8 +103,15 @@ class CoachingTurn:
         self.client.check_credentials()
         budget = budget_for(self.client, self.context_tokens)
         result = TurnResult(conversation_id=conversation_id, reply="", model=self.client.model)
-        turn = _Turn(self, user, conversation_id, anchor, instruction, dict(reply_fields or {}))
-        turn.cue = Cue(cue, after=anchor) if cue else None
+        turn = _Turn(
+            self,
+            user,
+            conversation_id,
+            anchor,
+            instruction,
+            dict(reply_fields or {}),
+            Cue(cue, after=anchor) if cue else None,
+        )
         try:
             for _ in range(MAX_TOOL_ROUNDS):
                 completion = turn.call(budget, result)
@@ -131,6 +138,7 @@ class _Turn:
         anchor: int | None,
         instruction: str | None,
         reply_fields: dict[str, Any],
+        cue: Cue | None,
     ) -> None:
         self.owner = owner
         self.session = owner.session
@@ -139,7 +147,7 @@ class _Turn:
         self.anchor = anchor
         self.instruction = instruction
         self.reply_fields = reply_fields
-        self.cue: Cue | None = None  # set by a turn the coach starts
+        self.cue = cue  # only a turn the coach starts has one
 
     def guard(self) -> None:
         """Lock the conversation row and check the anchor; raise when the conversation was reset."""

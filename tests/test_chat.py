@@ -532,7 +532,7 @@ def test_model_window_smaller_than_the_prompt_is_one_line_naming_the_model() -> 
     from coachcli.coaching.context import Budget, too_small
     from coachcli.errors import UsageError
 
-    error = too_small(Budget(window=1000, reply=250, model_reply=250), 1318, "tiny/model")
+    error = too_small(Budget(window=1000, reply=250), 1318, "tiny/model")
     assert not isinstance(error, UsageError) and error.exit_code == 1
     assert error.message.startswith("tiny/model's window (1000 tokens, 250 kept for the reply)")
     assert "\n" not in error.message

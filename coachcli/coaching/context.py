@@ -46,8 +46,9 @@ class Cue:
 class Budget:
     window: int
     reply: int
-    model_reply: int = 0  # the model's own reply room (what `reply` is capped from)
-    setting: bool = False  # the window is the person's `context_tokens`, not the model's
+    # Set when the window is the person's `context_tokens`, not the model's: the model's own
+    # reply room, which `reply` was capped from.
+    setting_reply: int | None = None
 
     @property
     def prompt(self) -> int:
@@ -58,11 +59,11 @@ def budget_for(client: LLMClient, context_tokens: int | None) -> Budget:
     window, reply = client.context_window()
     if context_tokens:
         return _with_setting(context_tokens, reply)
-    return Budget(window=window, reply=reply, model_reply=reply)
+    return Budget(window=window, reply=reply)
 
 
 def _with_setting(context_tokens: int, model_reply: int) -> Budget:
-    return Budget(context_tokens, min(model_reply, context_tokens // 4), model_reply, setting=True)
+    return Budget(context_tokens, min(model_reply, context_tokens // 4), setting_reply=model_reply)
 
 
 def smallest_setting(model_reply: int, prompt_tokens: int) -> int:
@@ -82,8 +83,8 @@ def too_small(budget: Budget, fixed: int, model: str) -> CoachError:
     plus a little history: exit 2 naming the setting and its minimum when the window is the
     person's `context_tokens`, else exit 1 naming the model."""
     needed = fixed + MIN_HISTORY_TOKENS
-    if budget.setting:
-        least = smallest_setting(budget.model_reply, needed)
+    if budget.setting_reply is not None:
+        least = smallest_setting(budget.setting_reply, needed)
         return UsageError(
             f"context_tokens ({budget.window}) is too small for the coach's prompt and tools "
             f"({fixed} tokens): raise it to at least {least} (`coach config set context_tokens {least}` "
@@ -128,9 +129,6 @@ class TokenCounter:
         counts = self.client.count_each([[to_request(m)] for m in new.values()])
         self._cache.update(zip(new, counts, strict=True))
 
-    def request(self, items: list[dict[str, Any]]) -> int:
-        return self.client.count_tokens(items)
-
     def requests(self, *items: list[dict[str, Any]]) -> list[int]:
         """The tokens of each request, in one round trip."""
         return self.client.count_each(items)
@@ -168,12 +166,10 @@ def fit_history(
     reset meanwhile; a stale summary would hide the fresh conversation's first messages).
     `cue`, when given, is placed in the request (and counted) but not saved."""
     tools = [{"role": "system", "content": str(schemas())}]
-    tools_tokens, cue_tokens = (
-        counter.requests(tools, [cue.request()]) if cue else (counter.request(tools), 0)
-    )
+    cued = [[cue.request()]] if cue else []
     for _ in range(4):
         system = {"role": "system", "content": system_prompt()}
-        fixed = tools_tokens + cue_tokens + counter.request([system])
+        fixed = sum(counter.requests([system], tools, *cued))  # one round trip
         room = budget.prompt - fixed
         if room < MIN_HISTORY_TOKENS:
             raise too_small(budget, fixed, client.model)

@@ -12,7 +12,6 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from coachcli.store.models import (
-    Agent,
     Conversation,
     Dispatch,
     Goal,
@@ -75,18 +74,15 @@ def retryable_dispatches(session: Session, handle: str, prefix: str) -> list[Cho
 
 
 def agent_names(session: Session, _handle: str, prefix: str, *, builtin: bool = True) -> list[Choice]:
-    """Specialists by name: the built-in ones (unless only removable ones are wanted) and the stored."""
-    from coachcli.coaching.agents import BUILTIN_AGENTS
+    """Specialists by name (`agents.list_agents`): all, or only the removable (stored) ones."""
+    from coachcli.coaching.agents import BUILTIN_AGENTS, list_agents
 
-    query = (
-        select(Agent.name, Agent.description)
-        .where(_starting(Agent.name, prefix))
-        .order_by(col(Agent.name))
-        .limit(LIMIT)
-    )
-    stored = [(name, description) for name, description in session.exec(query) if name not in BUILTIN_AGENTS]
-    shipped = [(s.name, s.description) for s in BUILTIN_AGENTS.values() if s.name.startswith(prefix.lower())]
-    return sorted([*(shipped if builtin else []), *stored])
+    typed = prefix.lower()
+    return sorted(
+        (spec.name, spec.description)
+        for spec in list_agents(session)
+        if spec.name.startswith(typed) and (builtin or spec.name not in BUILTIN_AGENTS)
+    )[:LIMIT]
 
 
 def facts(session: Session, handle: str, prefix: str) -> list[Choice]:

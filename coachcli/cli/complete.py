@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from sqlmodel import Session
     from typer._click import Command, Context, Parameter
     from typer._click.shell_completion import CompletionItem
 
@@ -98,7 +97,6 @@ ShowCompletionOpt = Annotated[
 
 # -- values from the store ----------------------------------------------------------------------
 
-Query = Callable[["Session", str, str], "list[Choice]"]
 Completer = Callable[["Context", "Parameter", str], "list[CompletionItem]"]
 
 
@@ -108,8 +106,10 @@ def _items(choices: list[Choice]) -> list[CompletionItem]:
     return [CompletionItem(value, help=_plain(help_text) or None) for value, help_text in choices]
 
 
-def _from_store(query: Query) -> Completer:
-    """A completer running `query(session, handle, typed)` on the store the command line names."""
+def _from_store(name: str, *options: Any, **flags: Any) -> Completer:
+    """A completer running `coaching.complete.<name>(session, handle, typed, *options, **flags)` on
+    the store the command line names. The query module is imported only when a Tab press asks
+    for it (commands attach completers on every run; the queries load SQLModel)."""
 
     def complete(ctx: Context, _param: Parameter, incomplete: str) -> list[CompletionItem]:
         try:
@@ -123,24 +123,14 @@ def _from_store(query: Query) -> Completer:
             with peek(settings.database_url) as session:
                 if session is None:
                     return []
-                return _items(query(session, settings.user, incomplete))
+                from coachcli.coaching import complete as queries
+
+                query = getattr(queries, name)
+                return _items(query(session, settings.user, incomplete, *options, **flags))
         except Exception:  # missing, locked, old or broken: a Tab press shows nothing, says nothing
             return []
 
     return complete
-
-
-def _query(name: str, *options: Any, **flags: Any) -> Query:
-    """`coaching.complete.<name>(session, handle, typed, *options, **flags)`, imported only when a
-    Tab press asks for it (commands attach completers on every run; the queries load SQLModel)."""
-
-    def query(session: Session, handle: str, typed: str) -> list[Choice]:
-        from coachcli.coaching import complete
-
-        found: list[Choice] = getattr(complete, name)(session, handle, typed, *options, **flags)
-        return found
-
-    return query
 
 
 def _setting_names(_ctx: Context, _param: Parameter, incomplete: str) -> list[CompletionItem]:
@@ -154,22 +144,22 @@ ARG = "ARG"  # the command's first positional argument
 
 # (command path, ARG or an option) -> completer.
 COMPLETERS: dict[tuple[tuple[str, ...], str], Completer] = {
-    (("tasks", "show"), ARG): _from_store(_query("task_threads")),
-    (("dispatches", "approve"), ARG): _from_store(_query("dispatches", ("proposed",))),
-    (("dispatches", "reject"), ARG): _from_store(_query("dispatches", ("proposed",))),
-    (("dispatches", "retry"), ARG): _from_store(_query("retryable_dispatches")),
-    (("dispatch",), "--agent"): _from_store(_query("agent_names", builtin=True)),
-    (("agents", "show"), ARG): _from_store(_query("agent_names", builtin=True)),
-    (("agents", "rm"), ARG): _from_store(_query("agent_names", builtin=False)),
-    (("facts", "rm"), ARG): _from_store(_query("facts")),
-    (("facts", "edit"), ARG): _from_store(_query("facts")),
-    (("goals", "show"), ARG): _from_store(_query("goals", ANY_GOAL)),
-    (("goals", "edit"), ARG): _from_store(_query("goals", ANY_GOAL)),
-    (("goals", "done"), ARG): _from_store(_query("goals", ("active",))),
-    (("goals", "drop"), ARG): _from_store(_query("goals", ("active",))),
-    (("goals", "reopen"), ARG): _from_store(_query("goals", ("done", "dropped"))),
-    (("log",), "--goal"): _from_store(_query("goals", ("active",))),
-    (("memory", "rm"), ARG): _from_store(_query("memory_notes")),
+    (("tasks", "show"), ARG): _from_store("task_threads"),
+    (("dispatches", "approve"), ARG): _from_store("dispatches", ("proposed",)),
+    (("dispatches", "reject"), ARG): _from_store("dispatches", ("proposed",)),
+    (("dispatches", "retry"), ARG): _from_store("retryable_dispatches"),
+    (("dispatch",), "--agent"): _from_store("agent_names", builtin=True),
+    (("agents", "show"), ARG): _from_store("agent_names", builtin=True),
+    (("agents", "rm"), ARG): _from_store("agent_names", builtin=False),
+    (("facts", "rm"), ARG): _from_store("facts"),
+    (("facts", "edit"), ARG): _from_store("facts"),
+    (("goals", "show"), ARG): _from_store("goals", ANY_GOAL),
+    (("goals", "edit"), ARG): _from_store("goals", ANY_GOAL),
+    (("goals", "done"), ARG): _from_store("goals", ("active",)),
+    (("goals", "drop"), ARG): _from_store("goals", ("active",)),
+    (("goals", "reopen"), ARG): _from_store("goals", ("done", "dropped")),
+    (("log",), "--goal"): _from_store("goals", ("active",)),
+    (("memory", "rm"), ARG): _from_store("memory_notes"),
     (("config", "set"), ARG): _setting_names,
     (("config", "unset"), ARG): _setting_names,
 }

@@ -9,7 +9,7 @@ import typer
 
 from coachcli.cli.common import ApiBaseOpt, JsonOpt, ModelOpt, writing
 from coachcli.cli.dispatch import DispatchRun, json_failures, run_dispatch_command
-from coachcli.cli.output import emit_json, fitting_columns, out, short_id, styled, when
+from coachcli.cli.output import emit_json, out, print_fitted_table, short_id, styled, when
 from coachcli.cli.state import state
 
 if TYPE_CHECKING:
@@ -38,7 +38,6 @@ def list_cmd(
     if not rows:
         out().print("No dispatches." if status else 'No dispatches yet. Run one with: coach dispatch "TASK"')
         return
-    from rich.table import Table
     from rich.text import Text
 
     colours = {"proposed": "yellow", "succeeded": "green", "failed": "red", "interrupted": "red"}
@@ -52,14 +51,8 @@ def list_cmd(
         body.append(
             [styled(short_id(d.id)), styled((d.status, colours.get(d.status, ""))), *map(styled, words), task]
         )
-    widths = [max(len(name), *(row[i].cell_len for row in body)) for i, name in enumerate(headers)]
-    keep = fitting_columns(widths, (3, 4, 2, 1))  # BY, CREATED, AGENT, STATUS give way to the task
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for i in keep:
-        table.add_column(headers[i], no_wrap=headers[i] != "TASK")
-    for row in body:
-        table.add_row(*(row[i] for i in keep))
-    out().print(table)
+    # BY, CREATED, AGENT, STATUS give way to the task
+    print_fitted_table(headers, body, (3, 4, 2, 1), text="TASK")
 
 
 def _run(

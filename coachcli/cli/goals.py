@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from coachcli.cli.common import JsonOpt, reading, writing
-from coachcli.cli.output import emit_json, fitting_columns, iso, note, out, short_id, styled, when
+from coachcli.cli.output import emit_json, iso, note, out, print_fitted_table, short_id, styled, when
 from coachcli.cli.state import state
 
 if TYPE_CHECKING:
@@ -96,7 +96,6 @@ def _since(row: GoalRow, today: date) -> str:
 
 
 def _print_table(rows: list[GoalRow], *, show_status: bool) -> None:
-    from rich.table import Table
     from rich.text import Text
 
     from coachcli.coaching.goals import days_left, local_today
@@ -122,17 +121,7 @@ def _print_table(rows: list[GoalRow], *, show_status: bool) -> None:
     lesser = [
         headers.index(name) for name in ("LAST", "PROGRESS", "DUE", "STATUS", "DAYS") if name in headers
     ]
-    widths = [max(len(name), *(cells[i].cell_len for cells in body)) for i, name in enumerate(headers)]
-    keep = fitting_columns(widths, lesser)
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for i in keep:
-        title = headers[i] == "GOAL"
-        table.add_column(
-            headers[i], style="dim" if i == 0 else "", no_wrap=not title, ratio=1 if title else None
-        )
-    for cells in body:
-        table.add_row(*(cells[i] for i in keep))
-    out().print(table)
+    print_fitted_table(headers, body, lesser, text="GOAL", first_style="dim", fill=True)
 
 
 @goals_app.command("list")

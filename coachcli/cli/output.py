@@ -208,6 +208,36 @@ def fitting_columns(widths: Sequence[int], give_way: Sequence[int]) -> list[int]
     return keep
 
 
+def print_fitted_table(
+    headers: Sequence[str],
+    body: Sequence[Sequence[Text]],
+    give_way: Sequence[int],
+    *,
+    text: str,
+    first_style: str = "",
+    fill: bool = False,
+) -> None:
+    """A borderless Rich table whose `text` column (the words a person reads) is the only one
+    that wraps (`fill`: it also takes the room the others leave). On a narrow terminal the
+    columns in `give_way` are left out first (fitting_columns)."""
+    from rich.table import Table
+
+    widths = [max(len(name), *(row[i].cell_len for row in body)) for i, name in enumerate(headers)]
+    keep = fitting_columns(widths, give_way)
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for i in keep:
+        wraps = headers[i] == text
+        table.add_column(
+            headers[i],
+            style=first_style if i == 0 else "",
+            no_wrap=not wraps,
+            ratio=1 if wraps and fill else None,
+        )
+    for row in body:
+        table.add_row(*(row[i] for i in keep))
+    out().print(table)
+
+
 def print_columns(
     headers: Sequence[str],
     rows: Sequence[Sequence[str]],

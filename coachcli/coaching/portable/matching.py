@@ -34,9 +34,6 @@ class Matcher:
         self._exact[(*content, at)].append(slot)
         self._loose[content].append(slot)
 
-    def owns(self, row_id: Hashable) -> bool:
-        return row_id in self._ids
-
     def take(
         self, row_id: Hashable | None, content: tuple[Hashable, ...], at: datetime | None
     ) -> Hashable | None:

@@ -35,7 +35,7 @@ def _prepare_sqlite_file(path: Path, *, create_folder: bool) -> None:
         try:
             missing = [p for p in (folder, *folder.parents) if not p.exists()]
             for part in reversed(missing):  # every folder we create is private, not just the last
-                part.mkdir(mode=0o700)
+                part.mkdir(mode=0o700, exist_ok=True)  # another coach may be creating it too
         except OSError as exc:
             raise StoreError(f"cannot create {folder}: {exc.strerror}.") from exc
     if not path.exists():

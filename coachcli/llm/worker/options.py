@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,9 +31,8 @@ class WorkerOptions:
 
     @property
     def enabled(self) -> bool:
-        """On, and the platform can run it (Unix sockets with peer credentials)."""
-        if self.mode not in ("auto", "attach"):
-            return False
-        from coachcli.llm.worker.protocol import supported
-
-        return supported()
+        """On, and the platform can run it: Unix sockets with peer credentials (Linux); elsewhere
+        commands call the model themselves."""
+        return (
+            self.mode in ("auto", "attach") and hasattr(socket, "AF_UNIX") and hasattr(socket, "SO_PEERCRED")
+        )

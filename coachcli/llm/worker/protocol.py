@@ -70,11 +70,6 @@ def _exactly(sock: socket.socket, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def supported() -> bool:
-    """Unix sockets with peer credentials (Linux): elsewhere commands call the model themselves."""
-    return hasattr(socket, "AF_UNIX") and hasattr(socket, "SO_PEERCRED")
-
-
 def reachable(path: Path | str) -> bool:
     """Does a live process accept connections on the socket at `path`?"""
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
